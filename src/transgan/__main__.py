@@ -1,0 +1,3 @@
+from transgan.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""The `transgan` command line: train, generate, eval, models, and helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from transgan import presets
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="transgan")
+def main() -> None:
+    """TransGAN: a GAN built from two pure transformers.
+
+    \b
+    Examples:
+      transgan models
+      transgan train --model transgan_tiny --data digits --kimg 20 --out runs
+      transgan generate runs/00000-transgan_tiny-digits/network-snapshot-000020.safetensors \\
+          --n 64 --grid grid.png
+    """
+
+
+def models_table() -> list[dict[str, object]]:
+    """One row per preset: resolution, parameter counts and GFLOPs per image."""
+    import torch
+
+    rows = []
+    for name in presets.list_models():
+        with torch.device("meta"):  # shapes only: no memory, no init time
+            gan = presets.create_model(name)
+        rows.append(
+            {
+                "preset": name,
+                "res": gan.config.img_size,
+                "data": gan.config.dataset,
+                "g_params": gan.generator.count_params(),
+                "d_params": gan.discriminator.count_params(),
+                "g_gflops": gan.generator.estimate_flops() / 1e9,
+                "d_gflops": gan.discriminator.estimate_flops() / 1e9,
+                "paper": gan.config.paper,
+            }
+        )
+        del gan
+    return rows
+
+
+@main.command()
+def models() -> None:
+    """List the model presets with parameter counts and forward GFLOPs per image."""
+    header = f"{'preset':<18} {'res':>4} {'data':<8} {'G params':>13} {'D params':>12} "
+    header += f"{'G GFLOPs':>9} {'D GFLOPs':>9}  paper (CIFAR-10)"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for r in models_table():
+        click.echo(
+            f"{r['preset']:<18} {r['res']:>4} {r['data']:<8} {r['g_params']:>13,} "
+            f"{r['d_params']:>12,} {r['g_gflops']:>9.2f} {r['d_gflops']:>9.2f}  {r['paper']}"
+        )
+
+
+@main.command()
+@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset", help="Use a randomly initialised preset instead of a snapshot.")
+@click.option("--n", "num", type=click.IntRange(1, 100_000), default=64, help="Images to draw.")
+@click.option("--seed", type=click.IntRange(0), default=0, help="Seed of the latents.")
+@click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), help="Write one PNG grid.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write PNGs.")
+@click.option(
+    "--interpolate",
+    type=click.IntRange(2, 64),
+    help="Write a latent interpolation: this many steps per row (rows = min(n, 8)).",
+)
+@click.option("--batch-size", type=click.IntRange(1), default=64)
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+def generate(
+    snapshot: Path | None,
+    preset: str | None,
+    num: int,
+    seed: int,
+    grid: Path | None,
+    out_dir: Path | None,
+    interpolate: int | None,
+    batch_size: int,
+    device: str,
+) -> None:
+    """Draw images from SNAPSHOT (a network-snapshot-*.safetensors file).
+
+    \b
+    Examples:
+      transgan generate SNAP.safetensors --n 64 --seed 0 --grid grid.png
+      transgan generate SNAP.safetensors --n 1000 --out-dir samples/
+      transgan generate SNAP.safetensors --interpolate 10 --grid lerp.png
+      transgan generate --preset transgan_s --grid untrained.png
+    """
+    from transgan.images import save_grid, save_png, single_image
+    from transgan.runtime import resolve_device
+    from transgan.sampling import generate_images, interpolation_latents, latents
+    from transgan.snapshot import SnapshotError, load_generator
+
+    if (snapshot is None) == (preset is None):
+        raise click.UsageError("give exactly one of SNAPSHOT or --preset NAME")
+    if grid is None and out_dir is None:
+        raise click.UsageError("say where to write: --grid FILE.png and/or --out-dir DIR")
+    dev = resolve_device(device)
+    if snapshot is not None:
+        try:
+            generator, config = load_generator(snapshot, dev)
+        except SnapshotError as err:
+            raise click.ClickException(str(err)) from err
+    else:
+        try:
+            gan = presets.create_model(preset)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--preset") from err
+        generator, config = gan.generator.to(dev).eval(), gan.config
+    latent_dim = config.generator.latent_dim
+    if interpolate:
+        rows = min(num, 8)
+        z = interpolation_latents(rows, interpolate, latent_dim, seed).to(dev)
+        nrow = interpolate
+    else:
+        z, nrow = latents(num, latent_dim, seed, dev), None
+    images = generate_images(generator, z, batch_size)
+    if grid is not None:
+        save_grid(images, grid, nrow)
+        click.echo(f"wrote {grid} ({images.shape[0]} images)")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(images):
+            save_png(single_image(img), out_dir / f"seed{seed:04d}-{i:06d}.png")
+        click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")

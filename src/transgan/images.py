@@ -1,0 +1,40 @@
+"""Turning generator output into pixels: uint8 conversion, grids, PNG files."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from transgan.fileio import atomic_path
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float images -> uint8 in [0, 255] via x·127.5 + 128, clamped (SPEC §9)."""
+    return (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def grid_image(images: torch.Tensor, nrow: int | None = None) -> Image.Image:
+    """A PIL image of ``images`` (B, 3, H, W) in [-1, 1] tiled in a grid."""
+    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    grid = make_grid(to_uint8(images.detach().cpu()), nrow=nrow, padding=1, pad_value=0)
+    return Image.fromarray(grid.permute(1, 2, 0).numpy())  # (3, H, W) -> (H, W, 3)
+
+
+def single_image(image: torch.Tensor) -> Image.Image:
+    """A PIL image of one (3, H, W) image in [-1, 1]."""
+    return Image.fromarray(to_uint8(image.detach().cpu()).permute(1, 2, 0).numpy())
+
+
+def save_png(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Save ``image`` as PNG atomically."""
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None) -> None:
+    """Save ``images`` (B, 3, H, W) in [-1, 1] as one PNG grid."""
+    save_png(grid_image(images, nrow), path)

@@ -1,0 +1,194 @@
+"""Model presets: a registry of small functions that return configs.
+
+``create_model("transgan_s", g_dim=64)`` builds a generator/discriminator pair;
+``list_models()`` names what is registered. Overrides name a config field with a ``g_``
+(generator) or ``d_`` (discriminator) prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from transgan.models.discriminator import Discriminator, DiscriminatorConfig
+from transgan.models.generator import Generator, GeneratorConfig
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str  # preset this config came from
+    generator: GeneratorConfig  # the generator's architecture
+    discriminator: DiscriminatorConfig  # the discriminator's architecture
+    dataset: str = "cifar10"  # the data set the preset was made for
+    paper: str = ""  # the paper's result for this preset, for the table
+
+    def __post_init__(self) -> None:
+        if self.generator.img_size != self.discriminator.img_size:
+            raise ValueError(
+                f"generator makes {self.generator.img_size}px images but the discriminator "
+                f"expects {self.discriminator.img_size}px; set d_img_size={self.generator.img_size}"
+            )
+
+    @property
+    def img_size(self) -> int:
+        return self.generator.img_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        g = dict(data["generator"])
+        g["depths"] = tuple(g["depths"])
+        return cls(
+            name=data["name"],
+            generator=GeneratorConfig(**g),
+            discriminator=DiscriminatorConfig(**data["discriminator"]),
+            dataset=data.get("dataset", "cifar10"),
+            paper=data.get("paper", ""),
+        )
+
+
+@dataclass
+class GAN:
+    """A generator and a discriminator built from one ``ModelConfig``."""
+
+    config: ModelConfig
+    generator: nn.Module
+    discriminator: nn.Module
+
+
+_REGISTRY: dict[str, Callable[[], ModelConfig]] = {}
+
+
+def register_preset(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
+    """Decorator: register ``fn`` under its function name."""
+    _REGISTRY[fn.__name__] = fn
+    return fn
+
+
+def _cifar(name: str, dim: int, depths: tuple[int, ...], paper: str) -> ModelConfig:
+    return ModelConfig(
+        name=name,
+        generator=GeneratorConfig(latent_dim=1024, bottom_width=8, dim=dim, depths=depths),
+        discriminator=DiscriminatorConfig(img_size=32, patch_size=4, dim=384, depth=7),
+        dataset="cifar10",
+        paper=paper,
+    )
+
+
+@register_preset
+def transgan_s() -> ModelConfig:
+    """CIFAR-10 32px, paper Table 4 TransGAN-S."""
+    return _cifar("transgan_s", 384, (5, 2, 2), "IS 8.22 / FID 18.58")
+
+
+@register_preset
+def transgan_m() -> ModelConfig:
+    """CIFAR-10 32px, paper Table 4 TransGAN-M."""
+    return _cifar("transgan_m", 512, (5, 2, 2), "IS 8.36 / FID 16.27")
+
+
+@register_preset
+def transgan_l() -> ModelConfig:
+    """CIFAR-10 32px, paper Table 4 TransGAN-L."""
+    return _cifar("transgan_l", 768, (5, 2, 2), "IS 8.50 / FID 14.46")
+
+
+@register_preset
+def transgan_xl() -> ModelConfig:
+    """CIFAR-10 32px, paper Table 4 TransGAN-XL."""
+    return _cifar("transgan_xl", 1024, (5, 4, 2), "IS 8.63 / FID 11.89")
+
+
+@register_preset
+def transgan_stl10() -> ModelConfig:
+    """STL-10 48px (12 -> 24 -> 48), the authors' v1 STL release."""
+    return ModelConfig(
+        name="transgan_stl10",
+        generator=GeneratorConfig(latent_dim=1024, bottom_width=12, dim=768, depths=(5, 2, 2)),
+        discriminator=DiscriminatorConfig(img_size=48, patch_size=4, dim=384, depth=7),
+        dataset="stl10",
+    )
+
+
+@register_preset
+def transgan_celeba64() -> ModelConfig:
+    """CelebA 64px (8 -> 16 -> 32 -> 64), the authors' v1 CelebA release."""
+    return ModelConfig(
+        name="transgan_celeba64",
+        generator=GeneratorConfig(latent_dim=1024, bottom_width=8, dim=1024, depths=(5, 3, 3, 2)),
+        discriminator=DiscriminatorConfig(img_size=64, patch_size=4, dim=384, depth=7),
+        dataset="celeba",
+    )
+
+
+@register_preset
+def transgan_tiny() -> ModelConfig:
+    """A small 32px model for CPU demos and smoke tests (not from the paper)."""
+    return ModelConfig(
+        name="transgan_tiny",
+        generator=GeneratorConfig(latent_dim=64, bottom_width=8, dim=128, depths=(2, 1, 1)),
+        discriminator=DiscriminatorConfig(img_size=32, patch_size=4, dim=96, depth=2),
+        dataset="digits",
+    )
+
+
+def list_models() -> list[str]:
+    """Names of all registered presets, in registration order."""
+    return list(_REGISTRY)
+
+
+def _check_name(name: str) -> None:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(_REGISTRY)}")
+
+
+def get_config(name: str, **overrides: Any) -> ModelConfig:
+    """The config of preset ``name`` with ``g_*`` / ``d_*`` field overrides applied.
+
+    ``d_img_size`` follows the generator's image size unless it is overridden too.
+    """
+    _check_name(name)
+    config = _REGISTRY[name]()
+    g_fields = {f.name for f in dataclasses.fields(GeneratorConfig)}
+    d_fields = {f.name for f in dataclasses.fields(DiscriminatorConfig)}
+    g_over: dict[str, Any] = {}
+    d_over: dict[str, Any] = {}
+    for key, value in overrides.items():
+        prefix, _, field = key.partition("_")
+        if prefix == "g" and field in g_fields:
+            g_over[field] = tuple(value) if field == "depths" else value
+        elif prefix == "d" and field in d_fields:
+            d_over[field] = value
+        else:
+            valid = sorted([f"g_{f}" for f in g_fields] + [f"d_{f}" for f in d_fields])
+            raise ValueError(f"unknown model override {key!r}; valid overrides: {valid}")
+    generator = dataclasses.replace(config.generator, **g_over)
+    d_over.setdefault("img_size", generator.img_size)
+    discriminator = dataclasses.replace(config.discriminator, **d_over)
+    return dataclasses.replace(config, generator=generator, discriminator=discriminator)
+
+
+def build_generator(config: ModelConfig) -> nn.Module:
+    """The generator network of ``config``."""
+    return Generator(config.generator)
+
+
+def build_discriminator(config: ModelConfig) -> nn.Module:
+    """The discriminator network of ``config``."""
+    return Discriminator(config.discriminator)
+
+
+def build_gan(config: ModelConfig) -> GAN:
+    """Build both networks of ``config``."""
+    return GAN(config, build_generator(config), build_discriminator(config))
+
+
+def create_model(name: str, **overrides: Any) -> GAN:
+    """Build preset ``name`` (see ``get_config`` for overrides)."""
+    return build_gan(get_config(name, **overrides))

@@ -1,0 +1,42 @@
+"""Drawing images from a generator: batched sampling, seeds, latent interpolation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """``n`` latents z ~ N(0, I) that depend only on ``seed`` (drawn on the CPU)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, latent_dim, generator=gen).to(device)
+
+
+@torch.no_grad()
+def generate_images(generator: nn.Module, z: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """G(z) in batches, clamped to [-1, 1], on the CPU."""
+    out = [generator(chunk).clamp(-1, 1).cpu() for chunk in z.split(batch_size)]
+    return torch.cat(out)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` at fractions ``t`` (T,).
+
+    Returns (rows, T, latent_dim). Falls back to linear where a and b are parallel.
+    """
+    a_n = a / a.norm(dim=-1, keepdim=True)
+    b_n = b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(-1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # (R,1,1)
+    t = t[None, :, None]  # (T,) -> (1, T, 1)
+    so = torch.sin(omega)
+    linear = so.abs() < 1e-6
+    w_a = torch.where(linear, 1 - t, torch.sin((1 - t) * omega) / so)
+    w_b = torch.where(linear, t, torch.sin(t * omega) / so)
+    return w_a * a[:, None] + w_b * b[:, None]
+
+
+def interpolation_latents(rows: int, steps: int, latent_dim: int, seed: int) -> torch.Tensor:
+    """(rows·steps, latent_dim): each row walks from one random latent to another."""
+    ends = latents(2 * rows, latent_dim, seed)
+    path = slerp(ends[:rows], ends[rows:], torch.linspace(0, 1, steps))
+    return path.reshape(rows * steps, latent_dim)

@@ -1,0 +1,84 @@
+"""Snapshots: the small file users share — EMA generator weights + config, in safetensors.
+
+safetensors holds only tensors and a string→string header, so opening a snapshot from a
+stranger cannot run code. The model config travels in the header as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from transgan.fileio import atomic_path
+from transgan.presets import ModelConfig, build_generator
+
+SNAPSHOT_FORMAT = "transgan-snapshot/1"
+
+
+class SnapshotError(ValueError):
+    """A file that is not a usable TransGAN snapshot."""
+
+
+def save_snapshot(
+    path: str | os.PathLike[str],
+    generator: nn.Module,
+    config: ModelConfig,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``generator``'s weights and ``config`` to ``path`` (.safetensors) atomically."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in generator.state_dict().items()}
+    metadata = {
+        "format": SNAPSHOT_FORMAT,
+        "model_config": json.dumps(config.to_dict()),
+        "extra": json.dumps(extra or {}),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_snapshot(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
+    """Tensors, config and extra metadata of a snapshot; refuses anything else."""
+    p = Path(path)
+    if not p.is_file():
+        raise SnapshotError(
+            f"snapshot {p} does not exist; pass a network-snapshot-*.safetensors file"
+        )
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as err:
+        raise SnapshotError(
+            f"{p} is not a safetensors file ({err}); TransGAN loads snapshots only from "
+            "network-snapshot-*.safetensors files written by `transgan train` and never "
+            "unpickles, so a model file cannot run code"
+        ) from err
+    if metadata.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(
+            f"{p} is a safetensors file but not a TransGAN snapshot "
+            f"(format {metadata.get('format')!r}, expected {SNAPSHOT_FORMAT!r})"
+        )
+    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
+    return tensors, config, json.loads(metadata.get("extra", "{}"))
+
+
+def load_generator(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelConfig]:
+    """The generator of a snapshot, in eval mode on ``device``, and its config."""
+    tensors, config, _ = read_snapshot(path)
+    generator = build_generator(config)
+    try:
+        generator.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise SnapshotError(f"{path} does not match its own config: {err}") from err
+    return generator.to(device).eval().requires_grad_(False), config
