@@ -132,3 +132,12 @@ def generate(
         for i, img in enumerate(images):
             save_png(single_image(img), out_dir / f"seed{seed:04d}-{i:06d}.png")
         click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
+
+
+def _register_subcommands() -> None:
+    from transgan.train_cli import train
+
+    main.add_command(train)
+
+
+_register_subcommands()

@@ -1,0 +1,117 @@
+"""Data sets, all returning (3, R, R) float images in [-1, 1] at the model's resolution R.
+
+- ``digits``: scikit-learn's 1,797 handwritten digits (8×8, shipped inside the wheel, no
+  download), upscaled to R and repeated to RGB — the offline default.
+- ``cifar10``, ``stl10`` (unlabeled split), ``celeba`` (centre crop): torchvision, downloaded
+  into ``root`` on first use.
+- any folder: every image below it, centre-cropped to a square and resized to R.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision import transforms
+
+BUILTIN_DATASETS = ("digits", "cifar10", "stl10", "celeba")
+
+
+class DataError(ValueError):
+    """Data that cannot be used for training, with what to do about it."""
+
+
+class TensorImages(Dataset):
+    """Images already in memory as one (N, 3, R, R) tensor; ``images[idx]`` is a batch."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def load_digits(resolution: int) -> TensorImages:
+    """scikit-learn's digits as white-on-black RGB images at ``resolution``."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    pixels = torch.as_tensor(sk_digits().images, dtype=torch.float32) / 16.0  # (N, 8, 8) in [0, 1]
+    images = pixels[:, None]  # (N, 8, 8) -> (N, 1, 8, 8)
+    images = F.interpolate(images, size=(resolution, resolution), mode="bilinear")
+    images = images.clamp(0, 1).repeat(1, 3, 1, 1) * 2 - 1  # (N, 1, R, R) -> (N, 3, R, R)
+    return TensorImages(images.contiguous())
+
+
+def _to_model_range(resolution: int, crop: int | None = None) -> transforms.Compose:
+    steps: list = []
+    if crop is not None:
+        steps.append(transforms.CenterCrop(crop))
+    steps += [
+        transforms.Resize(resolution, antialias=True),
+        transforms.CenterCrop(resolution),
+        transforms.ToTensor(),
+        transforms.Normalize([0.5] * 3, [0.5] * 3),  # [0, 1] -> [-1, 1]
+    ]
+    return transforms.Compose(steps)
+
+
+class _ImagesOnly(Dataset):
+    """Drops the labels of a torchvision data set."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.dataset[index][0]
+
+
+def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Dataset:
+    from torchvision import datasets
+
+    try:
+        if name == "cifar10":
+            ds = datasets.CIFAR10(
+                root, train=True, download=download, transform=_to_model_range(resolution)
+            )
+        elif name == "stl10":
+            ds = datasets.STL10(
+                root, split="unlabeled", download=download, transform=_to_model_range(resolution)
+            )
+        else:
+            ds = datasets.CelebA(
+                root, split="train", download=download, transform=_to_model_range(resolution, 178)
+            )
+    except (RuntimeError, OSError) as err:
+        raise DataError(
+            f"could not load {name} from {root}: {err}. On a machine without internet, "
+            f"download it elsewhere into {root} (torchvision's layout) or pass --data-root"
+        ) from err
+    return _ImagesOnly(ds)
+
+
+def build_dataset(
+    data: str, resolution: int, root: str | os.PathLike[str] = "data", download: bool = True
+) -> Dataset:
+    """The data set named ``data`` (a built-in name or a folder) at ``resolution``."""
+    if data == "digits":
+        return load_digits(resolution)
+    if data in BUILTIN_DATASETS:
+        return _torchvision(data, resolution, Path(root), download)
+    folder = Path(data)
+    if not folder.is_dir():
+        raise DataError(
+            f"--data {data!r} is neither a built-in data set ({', '.join(BUILTIN_DATASETS)}) "
+            "nor an existing folder of images"
+        )
+    from transgan.data.folder import ImageFolder
+
+    return ImageFolder(folder, resolution)

@@ -1,0 +1,108 @@
+"""GAN losses: WGAN-GP with drift (the paper's), hinge, and non-saturating logistic + R1.
+
+The discriminator sees real, fake and (for penalties) interpolated images in *one* forward
+pass — D has no batch statistics, so this equals separate passes, and it keeps DDP to one
+forward per backward. Penalties differentiate D twice, which the fused attention kernels
+cannot do; that forward runs on the math kernel (see ``double_backward_attention``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+LOSSES = ("wgangp-eps", "hinge", "logistic")
+
+Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    kind: str = "wgangp-eps"  # "wgangp-eps", "hinge" or "logistic" (non-saturating)
+    gp_weight: float = 10.0  # WGAN-GP penalty weight
+    eps_weight: float = 0.001  # drift term weight on E[D(x)²] (wgangp-eps)
+    r1_gamma: float = 1.0  # R1 weight γ for the logistic loss (penalty = γ/2·E‖∇D(x)‖²)
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.kind!r}")
+
+    @property
+    def has_penalty(self) -> bool:
+        return self.kind == "wgangp-eps" or (self.kind == "logistic" and self.r1_gamma > 0)
+
+
+@contextlib.contextmanager
+def double_backward_attention(enabled: bool = True) -> Iterator[None]:
+    """Route SDPA to its math kernel, the one that supports create_graph backward."""
+    if not enabled:
+        yield
+        return
+    with sdpa_kernel([SDPBackend.MATH]):
+        yield
+
+
+def _input_grad(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad.flatten(1)  # (B, C, H, W) -> (B, C·H·W)
+
+
+def discriminator_loss(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    config: LossConfig,
+    augment: Augment,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D's loss on a batch of real and (detached) fake images.
+
+    Returns:
+        The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
+        ``penalty`` and ``d_loss``.
+    """
+    b = real.shape[0]
+    fake = fake.detach()
+    if config.kind == "wgangp-eps":
+        alpha = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        with double_backward_attention():
+            logits = discriminator(torch.cat([augment(real), augment(fake), augment(mixed)]))
+            d_real, d_fake, d_mixed = logits.float().split(b)
+            grad_norm = _input_grad(d_mixed, mixed).float().norm(2, dim=1)
+        penalty = config.gp_weight * (grad_norm - 1).square().mean()
+        loss = d_fake.mean() - d_real.mean() + penalty + config.eps_weight * d_real.square().mean()
+    elif config.kind == "logistic" and config.r1_gamma > 0:
+        real = real.detach().requires_grad_(True)
+        with double_backward_attention():
+            logits = discriminator(torch.cat([augment(real), augment(fake)]))
+            d_real, d_fake = logits.float().split(b)
+            grad = _input_grad(d_real, real).float()
+        penalty = 0.5 * config.r1_gamma * grad.square().sum(1).mean()
+        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + penalty
+    else:
+        d_real, d_fake = discriminator(torch.cat([augment(real), augment(fake)])).float().split(b)
+        penalty = torch.zeros((), device=real.device)
+        if config.kind == "hinge":
+            loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        else:
+            loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    stats = {
+        "d_real": d_real.detach().mean(),
+        "d_fake": d_fake.detach().mean(),
+        "penalty": penalty.detach(),
+        "d_loss": loss.detach(),
+    }
+    return loss, stats
+
+
+def generator_loss(d_fake: torch.Tensor, config: LossConfig) -> torch.Tensor:
+    """G's adversarial loss from D's logits on (augmented) fakes."""
+    d_fake = d_fake.float()
+    if config.kind == "logistic":
+        return F.softplus(-d_fake).mean()
+    return -d_fake.mean()  # WGAN and hinge: G maximises D(G(z))

@@ -1,0 +1,263 @@
+"""`transgan train`: options validated where they are declared, then ``training.loop.train``."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from transgan import presets
+from transgan.augment import AugmentConfig
+from transgan.losses import LOSSES, LossConfig
+from transgan.training.config import PRECISIONS, TrainConfig
+
+# Options that may change when a run is resumed; everything else comes from config.json.
+RESUMABLE = {"kimg", "tick", "snap", "workers", "device", "max_bad_steps", "keep_states"}
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(",") if v.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v.strip())
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("g_dim=96", "g_depths=(1,1,1)")`` -> {"g_dim": 96, "g_depths": (1, 1, 1)}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
+EXAMPLES = """
+\b
+Examples:
+  # a short CPU run on the built-in digits (no download)
+  transgan train --model transgan_tiny --data digits --kimg 20 --tick 1
+  # the paper's TransGAN-S on CIFAR-10 (downloads into ./data)
+  transgan train --model transgan_s --data cifar10 --kimg 50000
+  # 8 GPUs on one node
+  torchrun --nproc_per_node=8 -m transgan train --model transgan_xl --data cifar10
+  # any folder of images, at the model's resolution
+  transgan train --model transgan_celeba64 --data ~/faces --batch 32 --g-batch 64
+  # continue a run exactly where it stopped
+  transgan train --resume runs/00003-transgan_s-cifar10 --kimg 60000
+  # show the resolved config and stop
+  transgan train --model transgan_xl --data cifar10 --dry-run
+"""
+
+
+@click.command(epilog=EXAMPLES, context_settings={"show_default": True})
+@click.option("--model", type=click.Choice(presets.list_models()), default="transgan_tiny")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a model config field, e.g. --set g_dim=96 --set d_depth=3.",
+)
+@click.option(
+    "--data", default="digits", help="digits, cifar10, stl10, celeba, or a folder of images."
+)
+@click.option("--data-root", default="data", help="Where torchvision data sets are downloaded.")
+@click.option(
+    "--max-broken-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    help="Folder data: stop before training if more files than this are broken.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    help="Parent folder of run directories.",
+)
+@click.option("--desc", default="", help="Extra words for the run directory name.")
+@click.option(
+    "--kimg",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    help="Training length in thousands of real images shown to D.",
+)
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0, min_open=True),
+    default=4.0,
+    help="kimg per tick (status line, stats.jsonl, image grid).",
+)
+@click.option(
+    "--snap", type=click.IntRange(1), default=10, help="Ticks per snapshot and training state."
+)
+@click.option("--keep-states", type=click.IntRange(1), default=2, help="Training states kept.")
+@click.option("--batch", type=click.IntRange(1), default=64, help="D batch (all ranks).")
+@click.option("--g-batch", type=click.IntRange(1), default=128, help="G batch (all ranks).")
+@click.option("--n-critic", type=click.IntRange(1), default=5, help="D steps per G step.")
+@click.option("--loss", type=click.Choice(LOSSES), default="wgangp-eps")
+@click.option("--gp-weight", type=click.FloatRange(0), default=10.0)
+@click.option("--r1-gamma", type=click.FloatRange(0), default=1.0, help="logistic loss only.")
+@click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=1e-4)
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.0)
+@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), default=0.99)
+@click.option("--grad-clip", type=click.FloatRange(0), default=5.0, help="0 = no clipping.")
+@click.option(
+    "--ema-kimg",
+    type=click.FloatRange(min=0, min_open=True),
+    default=500.0,
+    help="EMA half-life of G.",
+)
+@click.option(
+    "--ema-rampup",
+    type=click.FloatRange(0),
+    default=0.1,
+    help="EMA half-life <= this · images seen; 0 = no ramp-up.",
+)
+@click.option(
+    "--augment", default="translation,cutout,color", help="DiffAugment policy, or 'none'."
+)
+@click.option("--translation", type=click.FloatRange(0, 1, max_open=True), default=0.2)
+@click.option("--cutout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5)
+@click.option("--cutout-prob", type=click.FloatRange(0, 1), default=0.3)
+@click.option(
+    "--mtct-weight",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="MT-CT super-resolution loss weight λ (paper: 50); 0 = off.",
+)
+@click.option(
+    "--local",
+    "local_kind",
+    type=click.Choice(["none", "2d", "1d"]),
+    default="none",
+    help="Locality-aware attention mask kind.",
+)
+@click.option("--local-windows", default="", help="Window radii, e.g. 4,6,8,10.")
+@click.option("--local-until-kimg", default="", help="kimg where each window ends.")
+@click.option("--local-blocks", type=click.Choice(["last", "all"]), default="last")
+@click.option("--seed", type=click.IntRange(0), default=0)
+@click.option("--device", default="auto", help="auto, cpu, cuda.")
+@click.option("--workers", type=click.IntRange(0), default=2, help="Data loader processes.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32")
+@click.option("--compile/--no-compile", default=False, help="torch.compile G and D.")
+@click.option("--grad-checkpointing/--no-grad-checkpointing", default=False)
+@click.option(
+    "--max-bad-steps",
+    type=click.IntRange(0),
+    default=20,
+    help="Stop after this many steps skipped for non-finite gradients.",
+)
+@click.option("--grid-size", type=click.IntRange(1, 1024), default=64)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Run directory to continue from its newest training state.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.pass_context
+def train(ctx: click.Context, **opts: Any) -> None:
+    """Train a TransGAN (one process, or one per GPU under torchrun)."""
+    resume: Path | None = opts.pop("resume")
+    dry_run: bool = opts.pop("dry_run")
+    out, desc = opts.pop("out"), opts.pop("desc")
+    given = {k for k in opts if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
+    try:
+        if resume is not None:
+            cfg = config_for_resume(resume, {k: opts[k] for k in given}, given)
+        else:
+            cfg = config_from_options(opts)
+        model_config = cfg.model_config()
+    except (ValueError, KeyError) as err:
+        raise click.UsageError(str(err)) from err
+    if dry_run:
+        click.echo(
+            json.dumps(
+                {"train": cfg.to_dict(), "model": model_config.to_dict()}, indent=2, default=list
+            )
+        )
+        return
+    from transgan.data import DataError
+    from transgan.training.loop import TrainingError
+    from transgan.training.loop import train as run_training
+
+    try:
+        run_dir = run_training(cfg, out=out, desc=desc, resume=resume)
+    except (DataError, TrainingError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"done: {run_dir}")
+
+
+def config_from_options(opts: dict[str, Any]) -> TrainConfig:
+    augment = AugmentConfig.from_string(
+        opts["augment"],
+        translation_ratio=opts["translation"],
+        cutout_ratio=opts["cutout"],
+        cutout_prob=opts["cutout_prob"],
+    )
+    loss = LossConfig(kind=opts["loss"], gp_weight=opts["gp_weight"], r1_gamma=opts["r1_gamma"])
+    return TrainConfig(
+        model=opts["model"],
+        model_overrides=parse_overrides(opts["overrides"]),
+        data=opts["data"],
+        data_root=opts["data_root"],
+        max_broken_fraction=opts["max_broken_fraction"],
+        kimg=opts["kimg"],
+        tick_kimg=opts["tick"],
+        snap_ticks=opts["snap"],
+        keep_states=opts["keep_states"],
+        grid_size=opts["grid_size"],
+        batch=opts["batch"],
+        g_batch=opts["g_batch"],
+        n_critic=opts["n_critic"],
+        loss=loss,
+        lr_g=opts["lr_g"],
+        lr_d=opts["lr_d"],
+        beta1=opts["beta1"],
+        beta2=opts["beta2"],
+        grad_clip=opts["grad_clip"],
+        ema_kimg=opts["ema_kimg"],
+        ema_rampup=opts["ema_rampup"] or None,
+        augment=augment,
+        mtct_weight=opts["mtct_weight"],
+        local_kind=opts["local_kind"],
+        local_windows=_ints(opts["local_windows"]),
+        local_until_kimg=_floats(opts["local_until_kimg"]),
+        local_blocks=opts["local_blocks"],
+        seed=opts["seed"],
+        device=opts["device"],
+        workers=opts["workers"],
+        precision=opts["precision"],
+        compile=opts["compile"],
+        grad_checkpointing=opts["grad_checkpointing"],
+        max_bad_steps=opts["max_bad_steps"],
+    )
+
+
+def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) -> TrainConfig:
+    """The run's saved config, with only the options that may change on resume applied."""
+    config_file = run_dir / "config.json"
+    if not config_file.exists():
+        raise ValueError(f"--resume {run_dir}: no config.json there; is it a run directory?")
+    refused = sorted(given - RESUMABLE)
+    if refused:
+        names = ", ".join("--" + k.replace("_", "-") for k in refused)
+        raise ValueError(
+            f"--resume continues the saved config; {names} cannot change. "
+            f"Options that can: {', '.join(sorted(RESUMABLE))}"
+        )
+    saved = json.loads(config_file.read_text())["train"]
+    renamed = {"tick": "tick_kimg", "snap": "snap_ticks"}
+    for key, value in values.items():
+        saved[renamed.get(key, key)] = value
+    return TrainConfig.from_dict(saved)

@@ -1,0 +1,103 @@
+"""TrainConfig: every setting of a training run, as one frozen dataclass saved to JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from transgan import presets
+from transgan.augment import AugmentConfig
+from transgan.losses import LossConfig
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # What to train on what
+    model: str = "transgan_tiny"  # preset name
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # g_* / d_* config fields
+    data: str = "digits"  # digits, cifar10, stl10, celeba, or a folder of images
+    data_root: str = "data"  # where torchvision data sets are downloaded / found
+    max_broken_fraction: float = 0.1  # folder data: stop if more files than this are broken
+    # How long, and how often to report
+    kimg: float = 100.0  # total length, in thousands of real images shown to D
+    tick_kimg: float = 4.0  # one status line, stats.jsonl record and grid per tick
+    snap_ticks: int = 10  # snapshot + training state every this many ticks (and at the end)
+    keep_states: int = 2  # training states kept on disk (the newest ones)
+    grid_size: int = 64  # images in each fakes*.png grid (fixed latents)
+    # Optimisation (SPEC §4)
+    batch: int = 64  # D batch per step, summed over all ranks
+    g_batch: int = 128  # G batch per step, summed over all ranks
+    n_critic: int = 5  # D steps per G step
+    loss: LossConfig = field(default_factory=LossConfig)
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.0
+    beta2: float = 0.99
+    grad_clip: float = 5.0  # max gradient norm per network; 0 turns clipping off
+    ema_kimg: float = 500.0  # EMA half-life of G's weights, in kimg
+    ema_rampup: float | None = 0.1  # EMA half-life <= rampup · images seen; None: no ramp
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mtct_weight: float = 0.0  # λ of the MT-CT super-resolution loss (paper: 50); 0 = off
+    # Locality-aware attention (SPEC §7): window sizes and when each one ends
+    local_kind: str = "none"  # "none", "2d" (Chebyshev window) or "1d" (raster band)
+    local_windows: tuple[int, ...] = ()  # window radii, widening
+    local_until_kimg: tuple[float, ...] = ()  # kimg at which each window ends -> then global
+    local_blocks: str = "last"  # which G blocks are masked: "last" or "all"
+    # Runtime
+    seed: int = 0  # each rank seeds with seed · world_size + rank
+    device: str = "auto"
+    workers: int = 2  # data loader worker processes (file data sets only)
+    precision: str = "fp32"  # fp32, bf16 or fp16 (autocast; fp32 master weights)
+    compile: bool = False  # torch.compile G and D
+    grad_checkpointing: bool = False  # recompute each block in backward to save memory
+    max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.kimg > 0, f"kimg must be > 0, got {self.kimg}"),
+            (self.tick_kimg > 0, f"tick_kimg must be > 0, got {self.tick_kimg}"),
+            (self.snap_ticks >= 1, f"snap_ticks must be >= 1, got {self.snap_ticks}"),
+            (self.keep_states >= 1, f"keep_states must be >= 1, got {self.keep_states}"),
+            (self.batch >= 1 and self.g_batch >= 1, "batch sizes must be >= 1"),
+            (self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (self.mtct_weight >= 0, f"mtct_weight must be >= 0, got {self.mtct_weight}"),
+            (self.local_kind in ("none", "1d", "2d"), "local_kind must be none, 1d or 2d"),
+            (self.local_blocks in ("last", "all"), "local_blocks must be last or all"),
+            (
+                len(self.local_windows) == len(self.local_until_kimg),
+                "local_windows and local_until_kimg need one entry each per window",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def model_config(self) -> presets.ModelConfig:
+        """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
+        overrides = dict(self.model_overrides)
+        if self.mtct_weight > 0:
+            overrides["g_mtct"] = True
+        return presets.get_config(self.model, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["loss"] = LossConfig(**data.get("loss", {}))
+        aug = dict(data.get("augment", {}))
+        if "policy" in aug:
+            aug["policy"] = tuple(aug["policy"])
+        data["augment"] = AugmentConfig(**aug)
+        for key in ("local_windows", "local_until_kimg"):
+            data[key] = tuple(data.get(key, ()))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys {sorted(unknown)}")
+        return cls(**data)

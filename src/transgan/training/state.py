@@ -1,0 +1,74 @@
+"""Training states: everything needed to continue a run exactly, loadable without pickle code.
+
+A state holds only tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(weights_only=True)`` — a state file from a stranger cannot run code. It is
+written atomically as ``training-state-{nimg:012d}.pt``; older states are removed only after
+the new one is complete, and ``find_latest_state`` returns the newest one that loads.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from transgan.fileio import atomic_path
+
+STATE_FORMAT = "transgan-train-state/1"
+STATE_PATTERN = re.compile(r"^training-state-(\d{12})\.pt$")
+
+
+class StateError(ValueError):
+    """A file that is not a loadable training state."""
+
+
+def state_path(run_dir: Path, nimg: int) -> Path:
+    return run_dir / f"training-state-{nimg:012d}.pt"
+
+
+def save_state(run_dir: Path, nimg: int, state: dict[str, Any], keep: int) -> Path:
+    """Write ``state`` atomically, then delete all but the newest ``keep`` states."""
+    path = state_path(run_dir, nimg)
+    state = {"format": STATE_FORMAT, **state}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    for old in list_states(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def list_states(run_dir: Path) -> list[Path]:
+    """Training states in ``run_dir``, oldest first."""
+    return sorted(p for p in run_dir.iterdir() if STATE_PATTERN.match(p.name))
+
+
+def load_state(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict:
+    """Load a training state with ``weights_only=True``; refuse anything else clearly."""
+    p = Path(path)
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise StateError(
+            f"{p} is not a loadable training state ({type(err).__name__}: {err}). Training "
+            "states are loaded with torch.load(weights_only=True), which refuses files that "
+            "would run code; use a training-state-*.pt written by `transgan train`"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise StateError(f"{p} is not a TransGAN training state (expected {STATE_FORMAT!r})")
+    return state
+
+
+def load_latest_state(
+    run_dir: Path, map_location: str | torch.device = "cpu"
+) -> tuple[Path, dict] | None:
+    """The newest state in ``run_dir`` that loads, and its contents; None if none does."""
+    for path in reversed(list_states(run_dir)):
+        try:
+            return path, load_state(path, map_location)
+        except StateError:
+            continue
+    return None

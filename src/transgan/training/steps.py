@@ -1,0 +1,149 @@
+"""One training iteration: ``n_critic`` D steps, then one G step — no host synchronisation.
+
+Statistics stay on the device as running sums and are read once per tick. A step whose
+gradient norm is not finite is skipped inside the fused Adam kernel (``found_inf``), so
+neither the skip nor its count needs the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transgan.augment import diff_augment
+from transgan.ema import EMA
+from transgan.losses import discriminator_loss, generator_loss
+from transgan.training.config import TrainConfig
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Networks:
+    """The trained networks and what updates them."""
+
+    generator: nn.Module  # the plain module (weights, EMA source, saving)
+    discriminator: nn.Module
+    g_train: Callable[[torch.Tensor], torch.Tensor]  # G as called in training (DDP/compiled)
+    d_train: Callable[[torch.Tensor], torch.Tensor]  # D for its own step (DDP/compiled)
+    ema: EMA
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None  # fp16 only
+
+
+@dataclass
+class TickStats:
+    """Running sums on the device; ``read`` syncs once."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, values: dict[str, torch.Tensor]) -> None:
+        for key, value in values.items():
+            v = value.detach().float()
+            self.sums[key] = self.sums[key] + v if key in self.sums else v.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+
+def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    if cfg.precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[cfg.precision])
+
+
+def optimizer_step(
+    opt: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    grad_clip: float,
+    scaler: torch.amp.GradScaler | None,
+) -> torch.Tensor:
+    """Clip and step; skip the step (on the device) if the gradient is not finite.
+
+    Returns:
+        A 0-dim float tensor, 1.0 when the step was skipped for a non-finite gradient.
+    """
+    if scaler is not None:
+        scaler.unscale_(opt)
+    max_norm = grad_clip if grad_clip > 0 else float("inf")
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+    bad = (~torch.isfinite(norm)).float()
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.found_inf = bad  # read by the fused Adam kernel: skip without a host sync
+        opt.step()
+    return bad
+
+
+def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+
+
+def train_iteration(
+    nets: Networks,
+    data: Iterator[torch.Tensor],
+    cfg: TrainConfig,
+    *,
+    device: torch.device,
+    local_batch: int,
+    local_g_batch: int,
+    global_g_batch: int,
+    nimg_after: int,
+    stats: TickStats,
+) -> None:
+    """``n_critic`` D steps and one G step; updates the EMA."""
+    g, d = nets.generator, nets.discriminator
+    latent_dim = g.config.latent_dim
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, cfg.augment)
+
+    real = None
+    for _ in range(cfg.n_critic):
+        real = next(data).to(device, non_blocking=True)
+        z = torch.randn(local_batch, latent_dim, device=device)
+        with torch.no_grad(), autocast(cfg, device):
+            fake = g(z)
+        nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
+        with autocast(cfg, device):
+            loss, d_stats = discriminator_loss(nets.d_train, real, fake.float(), cfg.loss, augment)
+        _backward(loss, nets.scaler)
+        d_stats["d_skipped"] = optimizer_step(
+            nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler
+        )
+        stats.add(d_stats)
+
+    # G step. D's parameters are frozen so G's backward writes no gradient into D.
+    d.requires_grad_(False)
+    nets.opt_g.zero_grad(set_to_none=True)
+    z = torch.randn(local_g_batch, latent_dim, device=device)
+    with autocast(cfg, device):
+        fake = nets.g_train(z)
+        g_adv = generator_loss(d(augment(fake)), cfg.loss)
+        g_stats = {"g_loss": g_adv.detach()}
+        loss = g_adv
+        if cfg.mtct_weight > 0:
+            mtct = mtct_loss(g, real)
+            loss = loss + cfg.mtct_weight * mtct
+            g_stats["mtct_loss"] = mtct.detach()
+    _backward(loss, nets.scaler)
+    g_stats["g_skipped"] = optimizer_step(
+        nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler
+    )
+    d.requires_grad_(True)
+    stats.add(g_stats)
+    nets.ema.update(g, global_g_batch, nimg_after)
+
+
+def mtct_loss(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """MT-CT (paper §3.3): MSE between G's super-resolution of a downsampled real and it."""
+    width = generator.config.stage_widths[1]
+    low = F.interpolate(real, size=(width, width), mode="area")  # (B,3,H,W) -> (B,3,W₂,W₂)
+    return F.mse_loss(generator.super_resolve(low).float(), real.float())
