@@ -208,7 +208,9 @@ def _train(cfg: TrainConfig, info: DistInfo, *, out: Path, desc: str, resume: Pa
     if info.is_main:
         any_rank(False, info)
 
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     nets = build_networks(cfg, model_config, info)
+    seed_everything(cfg.seed * info.world_size + info.rank)
     counters = Counters()
     run_dir = _prepare_run_dir(cfg, info, out, desc, resume)
     if resume is not None:

@@ -1,0 +1,60 @@
+"""Run under torchrun by test_ddp.py: a few DDP training iterations, then each rank saves
+its weights and the data indices it drew, for the test to compare across ranks."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import tiny_train_config  # noqa: E402
+
+from transgan.data import InfiniteLoader, ShardSampler, build_dataset  # noqa: E402
+from transgan.distributed import init_distributed, shutdown  # noqa: E402
+from transgan.runtime import seed_everything  # noqa: E402
+from transgan.training.loop import build_networks, wrap_for_training  # noqa: E402
+from transgan.training.steps import TickStats, train_iteration  # noqa: E402
+
+
+def main(out: Path, iterations: int = 3) -> None:
+    info = init_distributed("cpu")
+    cfg = tiny_train_config(batch=8, g_batch=8, mtct_weight=10.0)
+    torch.manual_seed(cfg.seed)
+    nets = build_networks(cfg, cfg.model_config(), info)
+    seed_everything(cfg.seed * info.world_size + info.rank)
+    wrap_for_training(nets, cfg, info)
+    dataset = build_dataset("digits", 16)
+    local = cfg.batch // info.world_size
+    sampler = ShardSampler(len(dataset), rank=info.rank, world_size=info.world_size)
+    data = iter(InfiniteLoader(dataset, sampler, local))
+    for i in range(iterations):
+        train_iteration(
+            nets,
+            data,
+            cfg,
+            device=info.device,
+            local_batch=local,
+            local_g_batch=cfg.g_batch // info.world_size,
+            global_g_batch=cfg.g_batch,
+            nimg_after=(i + 1) * 16,
+            stats=TickStats(),
+        )
+    drawn = list(itertools.islice(iter(sampler), iterations * cfg.n_critic * local))
+    torch.save(
+        {
+            "generator": nets.generator.state_dict(),
+            "discriminator": nets.discriminator.state_dict(),
+            "ema": nets.ema.module.state_dict(),
+            "indices": torch.tensor(drawn),
+        },
+        out / f"rank{info.rank}.pt",
+    )
+    del nets, data
+    shutdown(info)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,70 @@
+"""`transgan train` options: help, dry run, validation, resume rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from transgan.cli import main
+
+
+def test_help_shows_examples_and_defaults() -> None:
+    result = CliRunner().invoke(main, ["train", "--help"])
+    assert result.exit_code == 0
+    assert "torchrun --nproc_per_node=8" in result.output
+    assert "--n-critic" in result.output and "default: 5" in result.output
+
+
+def test_dry_run_prints_the_resolved_config() -> None:
+    args = [
+        "train",
+        "--model",
+        "transgan_xl",
+        "--data",
+        "cifar10",
+        "--dry-run",
+        "--mtct-weight",
+        "50",
+        "--augment",
+        "translation,color",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output)
+    assert config["model"]["generator"]["dim"] == 1024
+    assert config["model"]["generator"]["mtct"] is True
+    assert config["train"]["augment"]["policy"] == ["translation", "color"]
+    assert config["train"]["loss"]["kind"] == "wgangp-eps"
+
+
+def test_invalid_values_are_refused_where_declared() -> None:
+    result = CliRunner().invoke(main, ["train", "--n-critic", "0", "--dry-run"])
+    assert result.exit_code == 2
+    assert "--n-critic" in result.output
+    result = CliRunner().invoke(main, ["train", "--model", "transgan_xxl", "--dry-run"])
+    assert result.exit_code == 2 and "transgan_xl" in result.output
+
+
+def test_bad_model_override_names_the_field() -> None:
+    result = CliRunner().invoke(main, ["train", "--set", "g_dim=100", "--dry-run"])
+    assert result.exit_code == 2
+    assert "dim=100" in result.output
+
+
+def test_resume_refuses_options_that_would_change_the_run(tmp_path: Path) -> None:
+    run = tmp_path / "00000-x"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": {}}))
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--lr-g", "1e-3"])
+    assert result.exit_code == 2
+    assert "--lr-g cannot change" in result.output
+
+
+def test_missing_data_folder_is_explained(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path), "--device", "cpu"]
+    )
+    assert result.exit_code == 1
+    assert "neither a built-in data set" in result.output
