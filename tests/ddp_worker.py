@@ -10,13 +10,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import tiny_train_config  # noqa: E402
+from conftest import tiny_train_config
 
-from transgan.data import InfiniteLoader, ShardSampler, build_dataset  # noqa: E402
-from transgan.distributed import init_distributed, shutdown  # noqa: E402
-from transgan.runtime import seed_everything  # noqa: E402
-from transgan.training.loop import build_networks, wrap_for_training  # noqa: E402
-from transgan.training.steps import TickStats, train_iteration  # noqa: E402
+from transgan.data import InfiniteLoader, ShardSampler, build_dataset
+from transgan.distributed import init_distributed, shutdown
+from transgan.runtime import seed_everything
+from transgan.training.loop import build_networks, wrap_for_training
+from transgan.training.steps import TickStats, train_iteration
 
 
 def main(out: Path, iterations: int = 3) -> None:
