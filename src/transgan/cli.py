@@ -134,6 +134,17 @@ def generate(
         click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
 
 
+@main.command()
+def recipes() -> None:
+    """List the paper-ablation recipes with the paper's numbers beside each."""
+    from transgan.recipes import RECIPES
+
+    click.echo(f"{'recipe':<22} {'table':<8} {'paper (CIFAR-10)':<36} what it trains")
+    click.echo("-" * 110)
+    for r in RECIPES.values():
+        click.echo(f"{r.name:<22} {r.table:<8} {r.paper:<36} {r.summary}")
+
+
 def _register_subcommands() -> None:
     from transgan.train_cli import train
 

@@ -14,15 +14,36 @@ from typing import Any
 
 from torch import nn
 
+from transgan.models.conv import (
+    ConvDiscriminator,
+    ConvDiscriminatorConfig,
+    ConvGenerator,
+    ConvGeneratorConfig,
+)
 from transgan.models.discriminator import Discriminator, DiscriminatorConfig
 from transgan.models.generator import Generator, GeneratorConfig
+
+ARCHS = ("transformer", "conv")
+G_CONFIGS = {"transformer": GeneratorConfig, "conv": ConvGeneratorConfig}
+D_CONFIGS = {"transformer": DiscriminatorConfig, "conv": ConvDiscriminatorConfig}
+AnyGeneratorConfig = GeneratorConfig | ConvGeneratorConfig
+AnyDiscriminatorConfig = DiscriminatorConfig | ConvDiscriminatorConfig
+
+
+def arch_of(config: object) -> str:
+    """ "transformer" or "conv" for a network config."""
+    return (
+        "conv"
+        if isinstance(config, ConvGeneratorConfig | ConvDiscriminatorConfig)
+        else ("transformer")
+    )
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str  # preset this config came from
-    generator: GeneratorConfig  # the generator's architecture
-    discriminator: DiscriminatorConfig  # the discriminator's architecture
+    generator: AnyGeneratorConfig  # the generator's architecture (transformer or conv)
+    discriminator: AnyDiscriminatorConfig  # the discriminator's architecture
     dataset: str = "cifar10"  # the data set the preset was made for
     paper: str = ""  # the paper's result for this preset, for the table
 
@@ -38,16 +59,23 @@ class ModelConfig:
         return self.generator.img_size
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["generator"]["arch"] = arch_of(self.generator)
+        data["discriminator"]["arch"] = arch_of(self.discriminator)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         g = dict(data["generator"])
-        g["depths"] = tuple(g["depths"])
+        d = dict(data["discriminator"])
+        g_cls = G_CONFIGS[g.pop("arch", "transformer")]
+        d_cls = D_CONFIGS[d.pop("arch", "transformer")]
+        if "depths" in g:
+            g["depths"] = tuple(g["depths"])
         return cls(
             name=data["name"],
-            generator=GeneratorConfig(**g),
-            discriminator=DiscriminatorConfig(**data["discriminator"]),
+            generator=g_cls(**g),
+            discriminator=d_cls(**d),
             dataset=data.get("dataset", "cifar10"),
             paper=data.get("paper", ""),
         )
@@ -155,8 +183,21 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
     """
     _check_name(name)
     config = _REGISTRY[name]()
-    g_fields = {f.name for f in dataclasses.fields(GeneratorConfig)}
-    d_fields = {f.name for f in dataclasses.fields(DiscriminatorConfig)}
+    overrides = dict(overrides)
+    g_arch = overrides.pop("g_arch", "transformer")
+    d_arch = overrides.pop("d_arch", "transformer")
+    for key, arch in (("g_arch", g_arch), ("d_arch", d_arch)):
+        if arch not in ARCHS:
+            raise ValueError(f"{key} must be one of {ARCHS}, got {arch!r}")
+    size = config.img_size
+    if g_arch == "conv":
+        if size % 8:
+            raise ValueError(f"the conv generator needs an image size divisible by 8, got {size}")
+        config = dataclasses.replace(config, generator=ConvGeneratorConfig(bottom_width=size // 8))
+    if d_arch == "conv":
+        config = dataclasses.replace(config, discriminator=ConvDiscriminatorConfig(img_size=size))
+    g_fields = {f.name for f in dataclasses.fields(config.generator)}
+    d_fields = {f.name for f in dataclasses.fields(config.discriminator)}
     g_over: dict[str, Any] = {}
     d_over: dict[str, Any] = {}
     for key, value in overrides.items():
@@ -167,6 +208,7 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
             d_over[field] = value
         else:
             valid = sorted([f"g_{f}" for f in g_fields] + [f"d_{f}" for f in d_fields])
+            valid += ["g_arch", "d_arch"]
             raise ValueError(f"unknown model override {key!r}; valid overrides: {valid}")
     generator = dataclasses.replace(config.generator, **g_over)
     d_over.setdefault("img_size", generator.img_size)
@@ -176,11 +218,15 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
 
 def build_generator(config: ModelConfig) -> nn.Module:
     """The generator network of ``config``."""
+    if isinstance(config.generator, ConvGeneratorConfig):
+        return ConvGenerator(config.generator)
     return Generator(config.generator)
 
 
 def build_discriminator(config: ModelConfig) -> nn.Module:
     """The discriminator network of ``config``."""
+    if isinstance(config.discriminator, ConvDiscriminatorConfig):
+        return ConvDiscriminator(config.discriminator)
     return Discriminator(config.discriminator)
 
 

@@ -13,6 +13,7 @@ from click.core import ParameterSource
 from transgan import presets
 from transgan.augment import AugmentConfig
 from transgan.losses import LOSSES, LossConfig
+from transgan.recipes import get_recipe, list_recipes
 from transgan.training.config import PRECISIONS, TrainConfig
 
 # Options that may change when a run is resumed; everything else comes from config.json.
@@ -54,6 +55,8 @@ Examples:
   transgan train --model transgan_celeba64 --data ~/faces --batch 32 --g-batch 64
   # continue a run exactly where it stopped
   transgan train --resume runs/00003-transgan_s-cifar10 --kimg 60000
+  # a paper ablation (Table 3, last step)
+  transgan train --recipe table3-da-mtct-local --kimg 50000
   # show the resolved config and stop
   transgan train --model transgan_xl --data cifar10 --dry-run
 """
@@ -160,6 +163,11 @@ Examples:
 )
 @click.option("--grid-size", type=click.IntRange(1, 1024), default=64)
 @click.option(
+    "--recipe",
+    type=click.Choice(list_recipes()),
+    help="Start from a paper-ablation recipe (see `transgan recipes`).",
+)
+@click.option(
     "--resume",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Run directory to continue from its newest training state.",
@@ -171,7 +179,13 @@ def train(ctx: click.Context, **opts: Any) -> None:
     resume: Path | None = opts.pop("resume")
     dry_run: bool = opts.pop("dry_run")
     out, desc = opts.pop("out"), opts.pop("desc")
+    recipe_name: str | None = opts.pop("recipe")
     given = {k for k in opts if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
+    if recipe_name is not None:
+        if resume is not None:
+            raise click.UsageError("--recipe starts a new run; it cannot be used with --resume")
+        apply_recipe(opts, given, recipe_name)
+        desc = desc or recipe_name
     try:
         if resume is not None:
             cfg = config_for_resume(resume, {k: opts[k] for k in given}, given)
@@ -196,6 +210,15 @@ def train(ctx: click.Context, **opts: Any) -> None:
     except (DataError, TrainingError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"done: {run_dir}")
+
+
+def apply_recipe(opts: dict[str, Any], given: set[str], name: str) -> None:
+    """Fill ``opts`` from recipe ``name`` wherever the user gave no value."""
+    for key, value in get_recipe(name).options.items():
+        if key == "overrides":
+            opts[key] = tuple(value) + tuple(opts[key])  # the user's --set comes last and wins
+        elif key not in given:
+            opts[key] = value
 
 
 def config_from_options(opts: dict[str, Any]) -> TrainConfig:

@@ -79,6 +79,12 @@ class TrainConfig:
     def model_config(self) -> presets.ModelConfig:
         """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
         overrides = dict(self.model_overrides)
+        conv_g = overrides.get("g_arch", "transformer") == "conv"
+        if conv_g and (self.mtct_weight > 0 or self.local_kind != "none"):
+            raise ValueError(
+                "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
+                "transformer generator; drop them or use --set g_arch=transformer"
+            )
         if self.mtct_weight > 0:
             overrides["g_mtct"] = True
         return presets.get_config(self.model, **overrides)

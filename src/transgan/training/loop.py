@@ -64,8 +64,9 @@ def build_networks(cfg: TrainConfig, model_config: presets.ModelConfig, info: Di
     g = gan.generator.to(info.device)
     d = gan.discriminator.to(info.device)
     if cfg.grad_checkpointing:
-        g.set_grad_checkpointing(True)
-        d.set_grad_checkpointing(True)
+        for net in (g, d):
+            if hasattr(net, "set_grad_checkpointing"):
+                net.set_grad_checkpointing(True)
     ema = EMA(g, half_life_kimg=cfg.ema_kimg, rampup=cfg.ema_rampup)
     betas = (float(cfg.beta1), float(cfg.beta2))
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas, fused=True)
