@@ -56,3 +56,32 @@ def tiny_train_config(**changes):
     }
     base.update(changes)
     return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def random_inception_weights(tmp_path_factory):
+    """torch-fidelity's own Inception-v3 with Kaiming-random conv weights, saved to a file.
+
+    Proves plumbing only: features of random weights say nothing about image quality.
+    (torch-fidelity's default init, used without weights, collapses activations to ~1e-8.)
+    """
+    from unittest import mock
+
+    from torch import nn
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    cls = fe.FeatureExtractorInceptionV3
+    with (
+        mock.patch.object(fe, "load_state_dict_from_url", return_value={}),
+        mock.patch.object(cls, "load_state_dict", return_value=None),
+    ):
+        model = cls("inception-v3-compat", ["2048", "logits_unbiased"])
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            fan_in = m.weight[0].numel()
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2 / fan_in) ** 0.5)
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    torch.save(model.state_dict(), path)
+    return path

@@ -15,7 +15,7 @@ from conftest import tiny_train_config
 from transgan.data import InfiniteLoader, ShardSampler, build_dataset
 from transgan.distributed import init_distributed, shutdown
 from transgan.runtime import seed_everything
-from transgan.training.loop import build_networks, wrap_for_training
+from transgan.training.setup import build_networks, wrap_for_training
 from transgan.training.steps import TickStats, train_iteration
 
 

@@ -75,7 +75,7 @@ def test_g_step_writes_no_gradient_into_d() -> None:
     # The authors' later code let G's backward add to D's gradients. Snapshot D's gradients
     # as its optimizer steps; after the G step they must be exactly the same.
     from transgan.distributed import DistInfo
-    from transgan.training.loop import build_networks
+    from transgan.training.setup import build_networks
     from transgan.training.steps import TickStats, train_iteration
 
     cfg = tiny_train_config(n_critic=1)

@@ -146,9 +146,12 @@ def recipes() -> None:
 
 
 def _register_subcommands() -> None:
+    from transgan.eval_cli import eval_command, plot_command
     from transgan.train_cli import train
 
     main.add_command(train)
+    main.add_command(eval_command)
+    main.add_command(plot_command)
 
 
 _register_subcommands()

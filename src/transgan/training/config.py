@@ -46,6 +46,11 @@ class TrainConfig:
     local_windows: tuple[int, ...] = ()  # window radii, widening
     local_until_kimg: tuple[float, ...] = ()  # kimg at which each window ends -> then global
     local_blocks: str = "last"  # which G blocks are masked: "last" or "all"
+    # Metrics during training (rank 0 evaluates the EMA generator; see metrics.py)
+    metrics: tuple[str, ...] = ()  # e.g. ("fid10k",); empty = none
+    metrics_every_kimg: float = 0.0  # evaluate every this many kimg; 0 = at each snapshot
+    metrics_max_real: int | None = None  # real images for the reference statistics; None = all
+    inception_weights: str | None = None  # local Inception weights file (offline machines)
     # Runtime
     seed: int = 0  # each rank seeds with seed · world_size + rank
     device: str = "auto"
@@ -67,6 +72,7 @@ class TrainConfig:
             (self.mtct_weight >= 0, f"mtct_weight must be >= 0, got {self.mtct_weight}"),
             (self.local_kind in ("none", "1d", "2d"), "local_kind must be none, 1d or 2d"),
             (self.local_blocks in ("last", "all"), "local_blocks must be last or all"),
+            (self.metrics_every_kimg >= 0, "metrics_every_kimg must be >= 0"),
             (
                 len(self.local_windows) == len(self.local_until_kimg),
                 "local_windows and local_until_kimg need one entry each per window",
@@ -100,7 +106,7 @@ class TrainConfig:
         if "policy" in aug:
             aug["policy"] = tuple(aug["policy"])
         data["augment"] = AugmentConfig(**aug)
-        for key in ("local_windows", "local_until_kimg"):
+        for key in ("local_windows", "local_until_kimg", "metrics"):
             data[key] = tuple(data.get(key, ()))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known

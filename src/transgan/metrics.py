@@ -1,0 +1,225 @@
+"""IS / FID / KID / precision-recall through torch-fidelity — a thin bridge, no TensorFlow.
+
+Generator output in [-1, 1] becomes uint8 B×3×H×W (x·127.5 + 128, clamped) on the fly; no
+PNGs are written. Real-data features are cached by torch-fidelity under a name that holds
+the data set, resolution, sample count and a hash of the Inception weights, so switching
+weights never reuses stale statistics.
+
+Inception weights: torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth``
+on first use into torch's hub cache. Offline, pass a local copy (``--inception-weights``
+or ``TRANSGAN_INCEPTION_WEIGHTS``). A weights file is opened with
+``torch.load(weights_only=True)`` before torch-fidelity sees it, so it cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset, Subset
+
+from transgan.images import to_uint8
+
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
+)
+WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
+_METRIC = re.compile(r"^(fid|is|kid|pr)(\d+)(k?)$")
+_FIDELITY_FLAG = {"fid": "fid", "is": "isc", "kid": "kid", "pr": "prc"}
+# torch-fidelity's result key -> the suffix after our metric name ("fid50k", "is50k_mean").
+_RESULT_KEYS = {
+    "fid": {"frechet_inception_distance": ""},
+    "is": {"inception_score_mean": "_mean", "inception_score_std": "_std"},
+    "kid": {"kernel_inception_distance_mean": "_mean", "kernel_inception_distance_std": "_std"},
+    "pr": {"precision": "_precision", "recall": "_recall"},
+}
+
+
+class EvalError(ValueError):
+    """Evaluation cannot run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # as the user wrote it, e.g. "fid50k"
+    kind: str  # fid, is, kid or pr
+    num_samples: int  # generated images
+
+
+def parse_metrics(text: str) -> list[MetricSpec]:
+    """``"fid50k,is50k,kid1000"`` -> specs. Counts take an optional ``k`` (×1000)."""
+    specs = []
+    for name in (t.strip() for t in text.split(",") if t.strip()):
+        m = _METRIC.match(name)
+        if not m:
+            raise EvalError(
+                f"unknown metric {name!r}; write fid|is|kid|pr followed by a sample count, "
+                "e.g. fid50k, is10k, kid1000, pr50k"
+            )
+        count = int(m.group(2)) * (1000 if m.group(3) else 1)
+        if count < 2:
+            raise EvalError(f"metric {name!r} needs at least 2 samples")
+        specs.append(MetricSpec(name, m.group(1), count))
+    return specs
+
+
+def _check_weights_file(path: Path) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise EvalError(
+            f"Inception weights {path} do not load with torch.load(weights_only=True) "
+            f"({type(err).__name__}); refusing a file that could run code. Use the file "
+            f"{INCEPTION_FILE} from {INCEPTION_URL}"
+        ) from err
+    if not isinstance(state, dict) or "fc.weight" not in state:
+        raise EvalError(f"{path} is not an Inception-v3 state dict for torch-fidelity")
+
+
+def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The Inception weights to use: the argument, the env variable, or torch's hub cache.
+
+    Returns None when none is local (torch-fidelity will then try to download).
+    """
+    chosen = path or os.environ.get(WEIGHTS_ENV)
+    if chosen:
+        p = Path(chosen).expanduser()
+        if not p.is_file():
+            raise EvalError(
+                f"Inception weights {p} do not exist (from --inception-weights or {WEIGHTS_ENV})"
+            )
+        _check_weights_file(p)
+        return p
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if cached.is_file():
+        _check_weights_file(cached)
+        return cached
+    return None
+
+
+def weights_tag(path: Path | None) -> str:
+    if path is None:
+        return "tf-inception-2015-12-05"
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+class Uint8Generator(nn.Module):
+    """G(z) as uint8 images, on whatever device torch-fidelity's noise arrives."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    @torch.no_grad()
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        device = next(self.generator.parameters()).device
+        return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
+
+
+class Uint8Dataset(Dataset):
+    """A [-1, 1] image data set as uint8 tensors."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return to_uint8(self.dataset[index])
+
+
+def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
+    """The first ``max_real`` images of a fixed shuffle (all when None)."""
+    n = len(dataset)  # type: ignore[arg-type]
+    if max_real is None or max_real >= n:
+        return dataset
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_real]
+    return Subset(dataset, order.tolist())
+
+
+def evaluate(
+    generator: nn.Module,
+    latent_dim: int,
+    real: Dataset,
+    real_key: str,
+    metrics: list[MetricSpec],
+    *,
+    inception_weights: Path | None = None,
+    cache_dir: str | None = None,
+    batch_size: int = 64,
+    verbose: bool = False,
+) -> dict[str, float]:
+    """Compute ``metrics`` for ``generator`` against ``real``.
+
+    Args:
+        generator: maps z (B, latent_dim) to images in [-1, 1]; its device is used.
+        real: the reference images in [-1, 1] (e.g. the training set).
+        real_key: names the real set in the feature cache (data set + resolution + count).
+        inception_weights: a local weights file (see ``resolve_inception_weights``).
+    Returns:
+        ``{"fid50k": ..., "is50k_mean": ..., "kid50k_mean": ..., "pr50k_precision": ...}``.
+    """
+    import torch_fidelity
+
+    device = next(generator.parameters()).device
+    n_real = len(real)  # type: ignore[arg-type]
+    results: dict[str, float] = {}
+    # Precision/recall uses torch-fidelity's VGG-16 features (as Kynkäänniemi et al.), the
+    # others Inception-v3: one torch-fidelity call per (sample count, feature extractor).
+    groups = sorted({(m.num_samples, m.kind == "pr") for m in metrics})
+    for count, is_pr in groups:
+        group = [m for m in metrics if m.num_samples == count and (m.kind == "pr") == is_pr]
+        kinds = {m.kind for m in group}
+        kwargs = {_FIDELITY_FLAG[k]: True for k in kinds}
+        if "kid" in kinds:
+            kwargs["kid_subset_size"] = min(1000, count, n_real)
+        weights = None if is_pr else inception_weights
+        tag = "vgg16" if is_pr else weights_tag(inception_weights)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw = torch_fidelity.calculate_metrics(
+                    input1=torch_fidelity.GenerativeModelModuleWrapper(
+                        Uint8Generator(generator), latent_dim, "normal", 0
+                    ),
+                    input1_model_num_samples=count,
+                    input2=Uint8Dataset(real),
+                    input2_cache_name=f"transgan-{real_key}-n{n_real}-{tag}",
+                    cache=True,
+                    cache_root=cache_dir,
+                    cuda=device.type == "cuda",
+                    batch_size=batch_size,
+                    feature_extractor_weights_path=str(weights) if weights else None,
+                    verbose=verbose,
+                    save_cpu_ram=True,
+                    **kwargs,
+                )
+        except OSError as err:  # urllib's URLError is an OSError
+            if is_pr:
+                raise EvalError(
+                    f"precision/recall needs torch-fidelity's VGG-16 weights, which could not "
+                    f"be downloaded ({err}); run pr* metrics on a connected machine once so "
+                    f"they land in {Path(torch.hub.get_dir()) / 'checkpoints'}"
+                ) from err
+            raise EvalError(
+                f"could not get the Inception weights ({err}). This machine seems offline: "
+                f"download {INCEPTION_FILE} from {INCEPTION_URL} on a connected machine, then "
+                f"pass it with --inception-weights PATH, set {WEIGHTS_ENV}=PATH, or put it in "
+                f"{Path(torch.hub.get_dir()) / 'checkpoints'}"
+            ) from err
+        for spec in group:
+            for src, suffix in _RESULT_KEYS[spec.kind].items():
+                results[spec.name + suffix] = float(raw[src])
+    return results
