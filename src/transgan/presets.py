@@ -166,6 +166,17 @@ def transgan_tiny() -> ModelConfig:
     )
 
 
+@register_preset
+def transgan_digits() -> ModelConfig:
+    """A 16px two-stage model (8 -> 16) for the CPU demo on `digits` (not from the paper)."""
+    return ModelConfig(
+        name="transgan_digits",
+        generator=GeneratorConfig(latent_dim=64, bottom_width=8, dim=128, depths=(2, 2)),
+        discriminator=DiscriminatorConfig(img_size=16, patch_size=2, dim=64, depth=2),
+        dataset="digits",
+    )
+
+
 def list_models() -> list[str]:
     """Names of all registered presets, in registration order."""
     return list(_REGISTRY)

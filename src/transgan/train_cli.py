@@ -168,6 +168,13 @@ Examples:
     help="Start from a paper-ablation recipe (see `transgan recipes`).",
 )
 @click.option(
+    "--run-dir",
+    "fixed_run_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use exactly this run directory: start there, or continue if it holds a run "
+    "(for torchrun --max-restarts and job schedulers that re-run the same command).",
+)
+@click.option(
     "--resume",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Run directory to continue from its newest training state.",
@@ -179,6 +186,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
     resume: Path | None = opts.pop("resume")
     dry_run: bool = opts.pop("dry_run")
     out, desc = opts.pop("out"), opts.pop("desc")
+    fixed_run_dir: Path | None = opts.pop("fixed_run_dir")
     recipe_name: str | None = opts.pop("recipe")
     given = {k for k in opts if ctx.get_parameter_source(k) != ParameterSource.DEFAULT}
     if recipe_name is not None:
@@ -188,9 +196,14 @@ def train(ctx: click.Context, **opts: Any) -> None:
         desc = desc or recipe_name
     try:
         if resume is not None:
+            if fixed_run_dir is not None:
+                raise ValueError("give --resume or --run-dir, not both")
             cfg = config_for_resume(resume, {k: opts[k] for k in given}, given)
         else:
             cfg = config_from_options(opts)
+            if fixed_run_dir is not None and (fixed_run_dir / "config.json").exists():
+                check_same_run(fixed_run_dir, cfg)
+                resume = fixed_run_dir
         model_config = cfg.model_config()
     except (ValueError, KeyError) as err:
         raise click.UsageError(str(err)) from err
@@ -202,12 +215,14 @@ def train(ctx: click.Context, **opts: Any) -> None:
         )
         return
     from transgan.data import DataError
+    from transgan.metrics import EvalError
     from transgan.training.loop import TrainingError
     from transgan.training.loop import train as run_training
+    from transgan.training.state import StateError
 
     try:
-        run_dir = run_training(cfg, out=out, desc=desc, resume=resume)
-    except (DataError, TrainingError) as err:
+        run_dir = run_training(cfg, out=out, desc=desc, resume=resume, run_dir=fixed_run_dir)
+    except (DataError, TrainingError, StateError, EvalError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"done: {run_dir}")
 
@@ -265,6 +280,27 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         grad_checkpointing=opts["grad_checkpointing"],
         max_bad_steps=opts["max_bad_steps"],
     )
+
+
+def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
+    """Refuse to continue ``run_dir`` with settings other than the ones it was started with."""
+    saved = json.loads((run_dir / "config.json").read_text())["train"]
+    current = json.loads(json.dumps(cfg.to_dict()))
+    fields = {
+        "kimg",
+        "tick_kimg",
+        "snap_ticks",
+        "workers",
+        "device",
+        "max_bad_steps",
+        "keep_states",
+    }
+    differs = sorted(k for k in current if k not in fields and saved.get(k) != current[k])
+    if differs:
+        raise ValueError(
+            f"--run-dir {run_dir} holds a run with other settings ({', '.join(differs)});"
+            " use a new --run-dir or the same options"
+        )
 
 
 def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) -> TrainConfig:

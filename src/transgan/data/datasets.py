@@ -99,9 +99,16 @@ def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Data
 
 
 def build_dataset(
-    data: str, resolution: int, root: str | os.PathLike[str] = "data", download: bool = True
+    data: str,
+    resolution: int,
+    root: str | os.PathLike[str] = "data",
+    download: bool = True,
+    max_broken_fraction: float = 0.1,
 ) -> Dataset:
-    """The data set named ``data`` (a built-in name or a folder) at ``resolution``."""
+    """The data set named ``data`` (a built-in name or a folder) at ``resolution``.
+
+    ``max_broken_fraction``: for folders, the share of undecodable files that stops training.
+    """
     if data == "digits":
         return load_digits(resolution)
     if data in BUILTIN_DATASETS:
@@ -114,4 +121,4 @@ def build_dataset(
         )
     from transgan.data.folder import ImageFolder
 
-    return ImageFolder(folder, resolution)
+    return ImageFolder(folder, resolution, max_broken_fraction=max_broken_fraction)

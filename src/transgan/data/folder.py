@@ -141,6 +141,7 @@ class ImageFolder(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         with Image.open(self.files[index]) as img:
+            img.load()  # decode now: the file closes when the block ends
             image = to_rgb(img)
         side = min(image.size)
         image = TF.center_crop(image, [side, side])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,14 @@ class TickReporter:
 # ---------------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, *, out: Path, desc: str = "", resume: Path | None = None) -> Path:
+def train(
+    cfg: TrainConfig,
+    *,
+    out: Path,
+    desc: str = "",
+    resume: Path | None = None,
+    run_dir: Path | None = None,
+) -> Path:
     """Train according to ``cfg``; returns the run directory.
 
     Args:
@@ -183,15 +191,21 @@ def train(cfg: TrainConfig, *, out: Path, desc: str = "", resume: Path | None = 
         out: parent folder of new run directories.
         desc: extra words for the run directory's name.
         resume: an existing run directory to continue from its newest training state.
+        run_dir: start the new run in exactly this directory instead of a numbered one.
     """
     info = init_distributed(cfg.device)
     try:
-        return _train(cfg, info, out=out, desc=desc, resume=resume)
+        return _train(cfg, info, out=out, desc=desc, resume=resume, run_dir=run_dir)
     finally:
         shutdown(info)
 
 
-def _prepare_run_dir(cfg: TrainConfig, info: DistInfo, out: Path, desc: str) -> Path:
+def _prepare_run_dir(
+    cfg: TrainConfig, info: DistInfo, out: Path, desc: str, fixed: Path | None
+) -> Path:
+    if fixed is not None:
+        fixed.mkdir(parents=True, exist_ok=True)
+        return fixed
     run_dir = None
     if info.is_main:
         run_dir = new_run_dir(out, "-".join(filter(None, [cfg.model, Path(cfg.data).name, desc])))
@@ -212,12 +226,22 @@ def _local_batches(cfg: TrainConfig, info: DistInfo) -> tuple[int, int]:
     return cfg.batch // info.world_size, cfg.g_batch // info.world_size
 
 
-def _train(cfg: TrainConfig, info: DistInfo, *, out: Path, desc: str, resume: Path | None) -> Path:
+def _train(
+    cfg: TrainConfig,
+    info: DistInfo,
+    *,
+    out: Path,
+    desc: str,
+    resume: Path | None,
+    run_dir: Path | None,
+) -> Path:
     model_config = cfg.model_config()
     local_batch, local_g_batch = _local_batches(cfg, info)
     if not info.is_main:  # rank 0 downloads first; the others then read what it wrote
         any_rank(False, info)
-    dataset = build_dataset(cfg.data, model_config.img_size, cfg.data_root)
+    dataset = build_dataset(
+        cfg.data, model_config.img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
+    )
     if info.is_main:
         any_rank(False, info)
     metrics = None
@@ -230,7 +254,7 @@ def _train(cfg: TrainConfig, info: DistInfo, *, out: Path, desc: str, resume: Pa
     nets = build_networks(cfg, model_config, info)
     seed_everything(cfg.seed * info.world_size + info.rank)
     counters = Counters()
-    run_dir = resume if resume is not None else _prepare_run_dir(cfg, info, out, desc)
+    run_dir = _prepare_run_dir(cfg, info, out, desc, run_dir) if resume is None else resume
     if resume is not None and (found := load_latest_state(run_dir, info.device)) is not None:
         counters = restore(nets, found[1], info)
     wrap_for_training(nets, cfg, info)
@@ -318,7 +342,10 @@ def _train(cfg: TrainConfig, info: DistInfo, *, out: Path, desc: str, resume: Pa
                 )
             if stopping:
                 if info.is_main:
-                    tqdm.write(f"stopped by signal; state saved. Resume: --resume {run_dir}")
+                    tqdm.write(
+                        f"stopped by signal; state saved. Resume: --resume {run_dir}",
+                        file=sys.stderr,
+                    )
                 break
             stats = TickStats()
             reporter.begin(counters.nimg)

@@ -65,10 +65,20 @@ def load_state(path: str | os.PathLike[str], map_location: str | torch.device = 
 def load_latest_state(
     run_dir: Path, map_location: str | torch.device = "cpu"
 ) -> tuple[Path, dict] | None:
-    """The newest state in ``run_dir`` that loads, and its contents; None if none does."""
-    for path in reversed(list_states(run_dir)):
+    """The newest state in ``run_dir`` that loads, and its contents.
+
+    Returns None when the run has no state yet (it stopped before its first one). Raises
+    StateError when states exist but none of them loads.
+    """
+    for stale in run_dir.glob(".training-state-*.tmp"):  # a write cut short by a crash
+        stale.unlink(missing_ok=True)
+    states = list_states(run_dir)
+    errors = []
+    for path in reversed(states):
         try:
             return path, load_state(path, map_location)
-        except StateError:
-            continue
+        except StateError as err:
+            errors.append(str(err))
+    if states:
+        raise StateError(f"no training state in {run_dir} loads: " + " | ".join(errors))
     return None

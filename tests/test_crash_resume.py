@@ -1,0 +1,97 @@
+"""Crash-proof runs: kill -9 at random moments, SIGTERM, then resume — same final weights."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from transgan.training.state import list_states, load_state
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--set", "g_bottom_width=4", "--set", "g_dim=32", "--set", "g_depths=(1,1,1)",
+        "--set", "g_latent_dim=16", "--set", "g_num_heads=2", "--set", "d_dim=16",
+        "--set", "d_depth=1", "--set", "d_num_heads=2"]
+
+
+def _command(run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "transgan", "train", "--kimg", "0.256", "--tick", "0.016",
+            "--snap", "1", "--batch", "8", "--g-batch", "8", "--n-critic", "2",
+            "--workers", "0", "--device", "cpu", "--grid-size", "4", "--run-dir", str(run_dir),
+            *TINY]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "2"}
+
+
+def _finish(run_dir: Path) -> None:
+    result = subprocess.run(_command(run_dir), env=_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _final(run_dir: Path) -> dict:
+    return load_state(list_states(run_dir)[-1])
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a["counters"] == b["counters"] and all(
+        torch.equal(t, b[key][name])
+        for key in ("generator", "discriminator", "ema")
+        for name, t in a[key].items()
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    _finish(run_dir)
+    return _final(run_dir)
+
+
+def test_kill_9_at_random_moments_then_resume_gives_identical_weights(
+    tmp_path: Path, reference: dict
+) -> None:
+    run_dir = tmp_path / "run"
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(_command(run_dir), env=_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(3.0, 7.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        for state in list_states(run_dir) if run_dir.exists() else []:
+            load_state(state)  # never left unreadable
+    assert kills >= 1, "the run finished before any kill; the test proved nothing"
+    _finish(run_dir)
+    assert _same(_final(run_dir), reference)
+
+
+def test_sigterm_saves_a_state_and_resume_gives_identical_weights(
+    tmp_path: Path, reference: dict
+) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(_command(run_dir), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir.exists() and list_states(run_dir)) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    stopped_at = _final(run_dir)["counters"]["nimg"]
+    assert "stopped by signal" in err and stopped_at < 256
+    _finish(run_dir)
+    assert _same(_final(run_dir), reference)
