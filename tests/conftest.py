@@ -85,3 +85,30 @@ def random_inception_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
     torch.save(model.state_dict(), path)
     return path
+
+
+def tiny_cli_args(kimg: str, tick: str) -> list[str]:
+    """`transgan train` arguments for the tiny model (for subprocess and torchrun tests)."""
+    model = []
+    for key, value in TINY_TRAIN_MODEL.items():
+        text = "(" + ",".join(map(str, value)) + ")" if isinstance(value, tuple) else str(value)
+        model += ["--set", f"{key}={text}"]
+    return [
+        "--kimg",
+        kimg,
+        "--tick",
+        tick,
+        "--batch",
+        "8",
+        "--g-batch",
+        "8",
+        "--n-critic",
+        "2",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--grid-size",
+        "4",
+        *model,
+    ]

@@ -94,8 +94,15 @@ def test_training_on_a_messy_folder_reports_the_counts(tmp_path: Path) -> None:
     for i in range(8):  # enough good images to pass the 10 % threshold
         img = Image.fromarray(np.full((20, 20, 3), i * 30, dtype=np.uint8))
         img.save(folder / f"extra{i}.png")
-    cfg = tiny_train_config(data=str(folder), kimg=0.016, tick_kimg=0.016, batch=4, g_batch=4,
-                            n_critic=1, max_broken_fraction=0.3)
+    cfg = tiny_train_config(
+        data=str(folder),
+        kimg=0.016,
+        tick_kimg=0.016,
+        batch=4,
+        g_batch=4,
+        n_critic=1,
+        max_broken_fraction=0.3,
+    )
     run_dir = train(cfg, out=tmp_path / "runs")
     (summary,) = read_jsonl(run_dir / "data.jsonl")
     assert summary["images_broken"] == 4 and summary["images_usable"] == 17

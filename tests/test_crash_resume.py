@@ -12,21 +12,25 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_cli_args
 
 from transgan.training.state import list_states, load_state
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--set", "g_bottom_width=4", "--set", "g_dim=32", "--set", "g_depths=(1,1,1)",
-        "--set", "g_latent_dim=16", "--set", "g_num_heads=2", "--set", "d_dim=16",
-        "--set", "d_depth=1", "--set", "d_num_heads=2"]
-
 
 def _command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "transgan", "train", "--kimg", "0.256", "--tick", "0.016",
-            "--snap", "1", "--batch", "8", "--g-batch", "8", "--n-critic", "2",
-            "--workers", "0", "--device", "cpu", "--grid-size", "4", "--run-dir", str(run_dir),
-            *TINY]
+    return [
+        sys.executable,
+        "-m",
+        "transgan",
+        "train",
+        *tiny_cli_args("0.256", "0.016"),
+        "--snap",
+        "1",
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -34,8 +38,9 @@ def _env() -> dict[str, str]:
 
 
 def _finish(run_dir: Path) -> None:
-    result = subprocess.run(_command(run_dir), env=_env(), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        _command(run_dir), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -65,8 +70,9 @@ def test_kill_9_at_random_moments_then_resume_gives_identical_weights(
     rng = random.Random(1234)
     kills = 0
     for _ in range(3):
-        proc = subprocess.Popen(_command(run_dir), env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _command(run_dir), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(3.0, 7.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -83,8 +89,9 @@ def test_sigterm_saves_a_state_and_resume_gives_identical_weights(
     tmp_path: Path, reference: dict
 ) -> None:
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(_command(run_dir), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _command(run_dir), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 120
     while not (run_dir.exists() and list_states(run_dir)) and time.time() < deadline:
         time.sleep(0.2)

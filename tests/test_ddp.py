@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_cli_args
 
 from transgan.fileio import read_jsonl
 
@@ -40,47 +41,13 @@ def test_ddp_ranks_hold_equal_weights_and_disjoint_data(tmp_path: Path) -> None:
 
 
 def test_torchrun_cli_training_writes_one_run(tmp_path: Path) -> None:
-    model = [
-        "--set",
-        "g_bottom_width=4",
-        "--set",
-        "g_dim=32",
-        "--set",
-        "g_depths=(1,1,1)",
-        "--set",
-        "g_latent_dim=16",
-        "--set",
-        "d_dim=16",
-        "--set",
-        "d_depth=1",
-        "--set",
-        "g_num_heads=2",
-        "--set",
-        "d_num_heads=2",
-    ]
     args = [
         "-m",
         "transgan",
         "train",
-        "--kimg",
-        "0.064",
-        "--tick",
-        "0.032",
-        "--batch",
-        "8",
-        "--g-batch",
-        "8",
-        "--n-critic",
-        "2",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "--grid-size",
-        "4",
+        *tiny_cli_args("0.064", "0.032"),
         "--out",
         str(tmp_path / "runs"),
-        *model,
     ]
     result = _torchrun(args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -62,7 +62,10 @@ def test_every_recipe_builds(name: str) -> None:
     assert result.exit_code == 0, result.output
     opts = {"overrides": ()}
     apply_recipe(opts, set(), name)
-    assert opts["model"] == "transgan_s" and opts["data"] == "cifar10"
+    if name.startswith("table"):  # the paper's ablations: TransGAN-S on CIFAR-10
+        assert opts["model"] == "transgan_s" and opts["data"] == "cifar10"
+    else:
+        assert opts["data"] == "digits"  # the offline demo
 
 
 def test_recipes_command_lists_paper_numbers() -> None:

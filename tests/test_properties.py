@@ -14,9 +14,15 @@ policies = st.lists(st.sampled_from(["color", "translation", "cutout"]), unique=
 
 @settings(max_examples=40, deadline=None)
 @given(
-    b=st.integers(1, 4), c=st.integers(1, 4), h=st.integers(2, 24), w=st.integers(2, 24),
-    policy=policies, translation=st.floats(0, 0.5), cutout=st.floats(0.05, 0.95),
-    prob=st.floats(0, 1), seed=st.integers(0, 2**31 - 1),
+    b=st.integers(1, 4),
+    c=st.integers(1, 4),
+    h=st.integers(2, 24),
+    w=st.integers(2, 24),
+    policy=policies,
+    translation=st.floats(0, 0.5),
+    cutout=st.floats(0.05, 0.95),
+    prob=st.floats(0, 1),
+    seed=st.integers(0, 2**31 - 1),
 )
 def test_diffaugment_keeps_shape_finiteness_and_gradient(
     b, c, h, w, policy, translation, cutout, prob, seed

@@ -168,10 +168,10 @@ def transgan_tiny() -> ModelConfig:
 
 @register_preset
 def transgan_digits() -> ModelConfig:
-    """A 16px two-stage model (8 -> 16) for the CPU demo on `digits` (not from the paper)."""
+    """A 16px model (4 -> 8 -> 16) for the CPU demo on `digits` (not from the paper)."""
     return ModelConfig(
         name="transgan_digits",
-        generator=GeneratorConfig(latent_dim=64, bottom_width=8, dim=128, depths=(2, 2)),
+        generator=GeneratorConfig(latent_dim=64, bottom_width=4, dim=128, depths=(2, 1, 1)),
         discriminator=DiscriminatorConfig(img_size=16, patch_size=2, dim=64, depth=2),
         dataset="digits",
     )

@@ -1,0 +1,234 @@
+"""Speed of TransGAN against the authors' computation pattern and the hardware's limit.
+
+For each preset, two configurations are timed in one run:
+- ``math+fp32``: attention as an explicit fp32 softmax(q·kᵀ)·v, as in the authors' code;
+- ``fast``: fused SDPA attention, bf16 autocast where the hardware has bf16 units (CUDA),
+  fp32 elsewhere, fused Adam, optional ``--compile``.
+Measured: generator images/s (inference), D forward+backward images/s, full training
+iteration images/s (n_critic WGAN-GP D steps + one G step, real images per second), peak
+memory, and the machine's ceiling (a large matmul in the same precision). Achieved FLOP/s of
+the training iteration are the matmul FLOPs of one iteration counted by
+``torch.utils.flop_counter`` (math attention, so every product is seen) divided by the time.
+Warm-up first, then ``--repeats`` timings; medians are reported.
+
+    python benchmarks/bench.py --preset transgan_xl
+    python benchmarks/bench.py --preset transgan_s --preset transgan_xl --batch 16
+    python benchmarks/bench.py --smoke      # CI: tiny, checks that it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from transgan.distributed import DistInfo
+from transgan.losses import LossConfig
+from transgan.training.config import TrainConfig
+from transgan.training.setup import build_networks
+from transgan.training.steps import TickStats, train_iteration
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(fn: Callable[[], None], device: torch.device, repeats: int) -> float:
+    fn()  # warm-up (kernel selection, allocator, compile)
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_ceiling(device: torch.device, dtype: torch.dtype, size: int, repeats: int) -> float:
+    """FLOP/s of a size×size matmul: the practical peak of this device and precision."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    seconds = median_seconds(lambda: a @ b, device, repeats)
+    return 2 * size**3 / seconds
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS
+
+
+def measure(
+    preset: str, impl: str, precision: str, args: argparse.Namespace, device: torch.device
+) -> dict[str, float]:
+    overrides = {"g_attn_impl": impl, "d_attn_impl": impl, **args.overrides}
+    cfg = TrainConfig(
+        model=preset,
+        model_overrides=overrides,
+        batch=args.batch,
+        g_batch=args.batch,
+        n_critic=args.n_critic,
+        precision=precision,
+        loss=LossConfig("wgangp-eps"),
+        compile=args.compile and impl == "sdpa",
+        device=str(device),
+    )
+    model_config = cfg.model_config()
+    torch.manual_seed(0)
+    info = DistInfo(0, 1, 0, device)
+    nets = build_networks(cfg, model_config, info)
+    if cfg.compile:
+        nets.g_train = torch.compile(nets.generator)
+    b, size = args.batch, model_config.img_size
+    z = torch.randn(b, model_config.generator.latent_dim, device=device)
+    x = torch.randn(b, 3, size, size, device=device)
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if precision == "bf16"
+        else torch.autocast(device.type, enabled=False)
+    )
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def g_inference() -> None:
+        with torch.no_grad(), autocast:
+            nets.generator(z)
+
+    def d_fwd_bwd() -> None:
+        with autocast:
+            loss = nets.discriminator(x).float().mean()
+        loss.backward()
+
+    def data():
+        while True:
+            yield x
+
+    stream = data()
+
+    def iteration() -> None:
+        train_iteration(
+            nets,
+            stream,
+            cfg,
+            device=device,
+            local_batch=b,
+            local_g_batch=b,
+            global_g_batch=b,
+            nimg_after=10_000,
+            stats=TickStats(),
+        )
+
+    out = {
+        "g_img_s": b / median_seconds(g_inference, device, args.repeats),
+        "d_img_s": b / median_seconds(d_fwd_bwd, device, args.repeats),
+        "train_img_s": b * cfg.n_critic / median_seconds(iteration, device, args.repeats),
+        "peak_mem_mb": peak_memory_mb(device),
+    }
+    if impl == "math":  # count the iteration's matmul FLOPs once (same for both configs)
+        with FlopCounterMode(display=False) as counter:
+            iteration()
+        out["train_flops"] = counter.get_total_flops()
+        out["g_fwd_gflops_est"] = nets.generator.estimate_flops() / 1e9
+        out["d_fwd_gflops_est"] = nets.discriminator.estimate_flops() / 1e9
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", action="append", help="repeatable; default S and XL")
+    parser.add_argument("--batch", type=int, default=8, help="images per D and G step")
+    parser.add_argument("--n-critic", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile G in 'fast'")
+    parser.add_argument("--ceiling-size", type=int, default=4096)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    args.overrides = {}
+    if args.smoke:
+        args.preset, args.batch, args.n_critic, args.repeats = ["transgan_tiny"], 2, 1, 1
+        args.ceiling_size = 256
+        args.overrides = {
+            "g_dim": 64,
+            "g_depths": (1, 1, 1),
+            "g_num_heads": 2,
+            "d_depth": 1,
+            "d_dim": 32,
+        }
+    presets_to_run = args.preset or ["transgan_s", "transgan_xl"]
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    fast_precision = "bf16" if device.type == "cuda" else "fp32"
+    fast_dtype = torch.bfloat16 if fast_precision == "bf16" else torch.float32
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(
+        f"device: {name} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
+        f"batch {args.batch}, n_critic {args.n_critic}, medians of {args.repeats}"
+    )
+    ceiling_fp32 = matmul_ceiling(device, torch.float32, args.ceiling_size, args.repeats)
+    ceiling_fast = (
+        ceiling_fp32
+        if fast_dtype == torch.float32
+        else matmul_ceiling(device, fast_dtype, args.ceiling_size, args.repeats)
+    )
+    print(
+        f"matmul ceiling: fp32 {ceiling_fp32 / 1e9:.1f} GFLOP/s"
+        + ("" if fast_dtype == torch.float32 else f", bf16 {ceiling_fast / 1e9:.1f} GFLOP/s")
+    )
+    results = {}
+    header = (
+        f"{'preset':<14}{'config':<16}{'G img/s':>10}{'D f+b img/s':>13}"
+        f"{'train img/s':>13}{'peak MB':>10}{'TFLOP/s':>9}{'% ceiling':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for preset in presets_to_run:
+        base = measure(preset, "math", "fp32", args, device)
+        fast = measure(preset, "sdpa", fast_precision, args, device)
+        flops = base["train_flops"]
+        for label, r, ceiling in (
+            ("math+fp32", base, ceiling_fp32),
+            (f"sdpa+{fast_precision}", fast, ceiling_fast),
+        ):
+            achieved = flops * r["train_img_s"] / (args.batch * args.n_critic)
+            r["achieved_flops"], r["share_of_ceiling"] = achieved, achieved / ceiling
+            print(
+                f"{preset:<14}{label:<16}{r['g_img_s']:>10.1f}{r['d_img_s']:>13.1f}"
+                f"{r['train_img_s']:>13.2f}{r['peak_mem_mb']:>10.0f}{achieved / 1e12:>9.3f}"
+                f"{100 * r['share_of_ceiling']:>10.1f}%"
+            )
+        speedup = {k: fast[k] / base[k] for k in ("g_img_s", "d_img_s", "train_img_s")}
+        print(
+            f"{preset:<14}{'ratio fast/math':<16}{speedup['g_img_s']:>9.2f}x"
+            f"{speedup['d_img_s']:>12.2f}x{speedup['train_img_s']:>12.2f}x"
+        )
+        results[preset] = {"math_fp32": base, "fast": fast, "ratio": speedup}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "device": name,
+                    "ceiling_fp32": ceiling_fp32,
+                    "ceiling_fast": ceiling_fast,
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
+
+
+if __name__ == "__main__":
+    main()
