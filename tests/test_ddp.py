@@ -55,3 +55,4 @@ def test_torchrun_cli_training_writes_one_run(tmp_path: Path) -> None:
     assert len(runs) == 1  # rank 0 alone created and wrote the run directory
     assert json.loads((runs[0] / "config.json").read_text())["world_size"] == 2
     assert [r["tick"] for r in read_jsonl(runs[0] / "stats.jsonl")] == [1, 2]
+
