@@ -56,3 +56,50 @@ def test_torchrun_cli_training_writes_one_run(tmp_path: Path) -> None:
     assert json.loads((runs[0] / "config.json").read_text())["world_size"] == 2
     assert [r["tick"] for r in read_jsonl(runs[0] / "stats.jsonl")] == [1, 2]
 
+
+def test_torchrun_max_restarts_recovers_a_killed_worker(tmp_path: Path) -> None:
+    # kill -9 one worker after the first state exists; torchrun restarts both workers and
+    # `--run-dir` makes them continue from the newest state to the end of the run.
+    import signal
+    import time
+
+    from transgan.training.state import list_states, load_state
+
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "--max-restarts=1",
+        "-m",
+        "transgan",
+        "train",
+        *tiny_cli_args("0.64", "0.016"),
+        "--snap",
+        "1",
+        "--run-dir",
+        str(run_dir),
+    ]
+    agent = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 180
+    while not (run_dir.exists() and list_states(run_dir)) and time.time() < deadline:
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-P", str(agent.pid)], capture_output=True, text=True)
+    pids = [int(p) for p in workers.stdout.split()]
+    assert pids, "no worker processes found under torchrun"
+    nimg_at_kill = load_state(list_states(run_dir)[-1])["counters"]["nimg"]
+    os.kill(pids[-1], signal.SIGKILL)  # raises if the worker had already gone
+    assert nimg_at_kill < 640, "the run was over before the kill; the test proved nothing"
+    _, err = agent.communicate(timeout=300)
+    # Exit 0 means the restarted workers finished the run: the killed one could not.
+    assert agent.returncode == 0, err[-3000:]
+    final = load_state(list_states(run_dir)[-1])
+    assert final["counters"]["nimg"] == 640
+    assert [r["tick"] for r in read_jsonl(run_dir / "stats.jsonl")][-1] == 40

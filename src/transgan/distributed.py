@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -33,6 +34,30 @@ class DistInfo:
         return self.world_size > 1
 
 
+def _timeout() -> timedelta:
+    """Collective timeout: long, since ranks wait while rank 0 computes metrics."""
+    return timedelta(minutes=float(os.environ.get("TRANSGAN_DIST_TIMEOUT_MIN", "120")))
+
+
+def _attempt_store(rank: int, world: int) -> dist.Store:
+    """The rendezvous store, under a prefix of its own for each torchrun restart attempt.
+
+    After ``torchrun --max-restarts`` restarts the workers, the store still holds the
+    previous attempt's keys (gloo's peer addresses among them); restarted workers would
+    read those and fail to connect. A prefix per attempt keeps the attempts apart.
+    """
+    agent_hosts = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "False") == "True"
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world,
+        is_master=rank == 0 and not agent_hosts,
+        timeout=timedelta(minutes=10),
+    )
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"transgan/attempt{attempt}", store)
+
+
 def launched_by_torchrun() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
@@ -44,12 +69,14 @@ def init_distributed(device: str = "auto") -> DistInfo:
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ["LOCAL_RANK"])
     dev = resolve_device(device)
+    store = _attempt_store(rank, world)
+    common = {"timeout": _timeout(), "store": store, "rank": rank, "world_size": world}
     if dev.type == "cuda":
         dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
-        dist.init_process_group("nccl", device_id=dev)
+        dist.init_process_group("nccl", device_id=dev, **common)
     else:
-        dist.init_process_group("gloo")
+        dist.init_process_group("gloo", **common)
     return DistInfo(rank, world, local_rank, dev)
 
 

@@ -92,11 +92,26 @@ RECIPES: dict[str, Recipe] = {
             "IS 8.22 / FID 18.58",
             {**_DA, "mtct_weight": 50.0, **LOCAL_INIT},
         ),
-        Recipe("digits-demo", "-", "`make demo`: transgan_digits on the built-in digits, "
-               "hinge loss, n_critic 1, lr 2e-4, ~8 min on 2 CPU cores", "-",
-               {"model": "transgan_digits", "data": "digits", "kimg": 60.0, "tick": 5.0,
-                "snap": 4, "batch": 64, "g_batch": 64, "n_critic": 1, "loss": "hinge",
-                "lr_g": 2e-4, "lr_d": 2e-4}),
+        Recipe(
+            "digits-demo",
+            "-",
+            "`make demo`: transgan_digits on the built-in digits, "
+            "hinge loss, n_critic 1, lr 2e-4, ~8 min on 2 CPU cores",
+            "-",
+            {
+                "model": "transgan_digits",
+                "data": "digits",
+                "kimg": 60.0,
+                "tick": 5.0,
+                "snap": 4,
+                "batch": 64,
+                "g_batch": 64,
+                "n_critic": 1,
+                "loss": "hinge",
+                "lr_g": 2e-4,
+                "lr_d": 2e-4,
+            },
+        ),
     ]
 }
 

@@ -55,8 +55,8 @@ def wrap_for_training(nets: Networks, cfg: TrainConfig, info: DistInfo) -> None:
     g_train, d_train = nets.generator, nets.discriminator
     if info.enabled:
         ids = [info.device.index] if info.device.type == "cuda" else None
-        g_train = DistributedDataParallel(g_train, device_ids=ids, broadcast_buffers=False)
-        d_train = DistributedDataParallel(d_train, device_ids=ids, broadcast_buffers=False)
+        g_train = DistributedDataParallel(g_train, device_ids=ids, forward_sync_buffers=False)
+        d_train = DistributedDataParallel(d_train, device_ids=ids, forward_sync_buffers=False)
     if cfg.compile:
         g_train = torch.compile(g_train)
         if not cfg.loss.has_penalty:  # compiled graphs do not support double backward
