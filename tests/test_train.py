@@ -104,3 +104,27 @@ def test_g_step_writes_no_gradient_into_d() -> None:
     assert len(seen) == len(after) > 0
     assert all(torch.equal(a, b) for a, b in zip(after, seen, strict=True))
     assert all(p.requires_grad for p in nets.discriminator.parameters())
+
+
+def test_generate_grid_and_interpolation_from_a_snapshot(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from transgan.cli import main
+
+    run_dir = train(tiny_train_config(kimg=0.016, tick_kimg=0.016), out=tmp_path)
+    snapshot = str(run_dir / "network-snapshot-000000.safetensors")
+    lerp = tmp_path / "lerp.png"
+    args = ["generate", snapshot, "--n", "3", "--interpolate", "5", "--grid", str(lerp)]
+    result = CliRunner().invoke(main, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(lerp).size == (5 * 17 + 1, 3 * 17 + 1)  # 5 steps × 3 rows of 16 px
+    a = CliRunner().invoke(
+        main, ["generate", snapshot, "--n", "2", "--seed", "7", "--out-dir", str(tmp_path / "a")]
+    )
+    b = CliRunner().invoke(
+        main, ["generate", snapshot, "--n", "2", "--seed", "7", "--out-dir", str(tmp_path / "b")]
+    )
+    assert a.exit_code == b.exit_code == 0
+    for name in ("seed0007-000000.png", "seed0007-000001.png"):  # same seed, same images
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -35,6 +35,7 @@ class Counters:
 
 
 def build_networks(cfg: TrainConfig, model_config: presets.ModelConfig, info: DistInfo) -> Networks:
+    """G, D, G's EMA, fused Adam for both, and a grad scaler for fp16, on ``info.device``."""
     gan = presets.build_gan(model_config)
     g = gan.generator.to(info.device)
     d = gan.discriminator.to(info.device)
