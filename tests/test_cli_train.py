@@ -68,3 +68,13 @@ def test_missing_data_folder_is_explained(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "neither a built-in data set" in result.output
+
+
+def test_metric_options_reach_the_config_and_bad_names_are_refused() -> None:
+    args = ["train", "--metrics", "fid10k,is10k", "--metrics-every", "500", "--dry-run"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    train = json.loads(result.output)["train"]
+    assert train["metrics"] == ["fid10k", "is10k"] and train["metrics_every_kimg"] == 500
+    result = CliRunner().invoke(main, ["train", "--metrics", "fid", "--dry-run"])
+    assert result.exit_code == 2 and "fid50k" in result.output

@@ -163,6 +163,30 @@ Examples:
 )
 @click.option("--grid-size", type=click.IntRange(1, 1024), default=64)
 @click.option(
+    "--metrics",
+    "metrics",
+    default="",
+    help="Metrics of the EMA generator during training, e.g. fid10k,is10k.",
+)
+@click.option(
+    "--metrics-every",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="kimg between evaluations; 0 = at every snapshot.",
+)
+@click.option(
+    "--metrics-max-real",
+    type=click.IntRange(2),
+    default=None,
+    help="Real images for the reference statistics (default: all).",
+)
+@click.option(
+    "--inception-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Local Inception weights file for --metrics on offline machines.",
+)
+@click.option(
     "--recipe",
     type=click.Choice(list_recipes()),
     help="Start from a paper-ablation recipe (see `transgan recipes`).",
@@ -205,6 +229,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
                 check_same_run(fixed_run_dir, cfg)
                 resume = fixed_run_dir
         model_config = cfg.model_config()
+        cfg.check_metrics()
     except (ValueError, KeyError) as err:
         raise click.UsageError(str(err)) from err
     if dry_run:
@@ -279,6 +304,10 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         compile=opts["compile"],
         grad_checkpointing=opts["grad_checkpointing"],
         max_bad_steps=opts["max_bad_steps"],
+        metrics=tuple(m.strip() for m in opts["metrics"].split(",") if m.strip()),
+        metrics_every_kimg=opts["metrics_every"],
+        metrics_max_real=opts["metrics_max_real"],
+        inception_weights=opts["inception_weights"],
     )
 
 

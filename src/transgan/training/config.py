@@ -82,6 +82,13 @@ class TrainConfig:
             if not ok:
                 raise ValueError(message)
 
+    def check_metrics(self) -> None:
+        """Refuse unknown metric names before any work (imports the metrics module)."""
+        if self.metrics:
+            from transgan.metrics import parse_metrics
+
+            parse_metrics(",".join(self.metrics))
+
     def model_config(self) -> presets.ModelConfig:
         """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
         overrides = dict(self.model_overrides)
