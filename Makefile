@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/transgan models
 	rm -rf runs/demo
 	$(VENV)/bin/transgan train --recipe digits-demo --run-dir runs/demo
-	$(VENV)/bin/transgan generate runs/demo/network-snapshot-000060.safetensors \
+	$(VENV)/bin/transgan generate $$(ls runs/demo/network-snapshot-*.safetensors | tail -n 1) \
 		--n 64 --seed 1 --grid runs/demo/samples.png
 	$(VENV)/bin/transgan plot runs/demo
 	@echo "demo done: look at runs/demo/samples.png and runs/demo/curves.png"

@@ -41,6 +41,10 @@ from transgan.training.setup import (
 from transgan.training.state import load_latest_state, save_state
 from transgan.training.steps import Networks, TickStats, train_iteration
 
+# Under DDP, ranks agree on a stop request through a collective (a host sync), so they ask
+# only every this many iterations and at tick ends; a lone process checks its flag freely.
+STOP_CHECK_EVERY = 20
+
 
 class TrainingError(RuntimeError):
     """The run stopped for a reason the user must see (non-finite training, bad setup)."""
@@ -323,7 +327,12 @@ def _train(
             )
             bar.update(cfg.batch * cfg.n_critic / 1000)
             tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
-            stopping = any_rank(stop.requested, info) if info.enabled else stop.requested
+            if not info.enabled:
+                stopping = stop.requested
+            elif tick_done or counters.iteration % STOP_CHECK_EVERY == 0:
+                stopping = any_rank(stop.requested, info)  # all ranks agree; a host sync
+            else:
+                stopping = False  # never act on one rank's flag alone
             if not (tick_done or stopping):
                 continue
             counters.tick += int(tick_done)
