@@ -112,3 +112,21 @@ def tiny_cli_args(kimg: str, tick: str) -> list[str]:
         "4",
         *model,
     ]
+
+
+def one_iteration(nets, cfg, stats=None) -> None:
+    """One training iteration of the tiny config on random 16-px images, on the CPU."""
+    from transgan.training.steps import TickStats, train_iteration
+
+    data = iter(lambda: torch.rand(cfg.batch, 3, 16, 16) * 2 - 1, None)
+    train_iteration(
+        nets,
+        data,
+        cfg,
+        device=torch.device("cpu"),
+        local_batch=cfg.batch,
+        local_g_batch=cfg.g_batch,
+        global_g_batch=cfg.g_batch,
+        nimg_after=cfg.batch * cfg.n_critic,
+        stats=stats if stats is not None else TickStats(),
+    )

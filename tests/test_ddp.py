@@ -18,10 +18,16 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 
 
-def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _env() -> dict[str, str]:
+    """This environment without an outer torchrun's variables, one thread per worker."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)
+    return env
+
+
+def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = _env()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     return subprocess.run(
         [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
@@ -66,9 +72,7 @@ def test_torchrun_max_restarts_recovers_a_killed_worker(tmp_path: Path) -> None:
     from transgan.training.state import list_states, load_state
 
     run_dir = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(key, None)
+    env = _env()
     cmd = [
         sys.executable,
         "-m",

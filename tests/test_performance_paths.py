@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_train_config
+from conftest import one_iteration, tiny_train_config
 
 import transgan
 from transgan.distributed import DistInfo
 from transgan.losses import LossConfig, discriminator_loss
 from transgan.models.layers import Attention
 from transgan.training.setup import build_networks
-from transgan.training.steps import TickStats, train_iteration
+from transgan.training.steps import TickStats
 
 CPU = DistInfo(0, 1, 0, torch.device("cpu"))
 
@@ -60,19 +60,8 @@ def test_penalty_gradient_matches_the_math_path() -> None:
 def test_bf16_training_step_runs_and_stays_finite() -> None:
     cfg = tiny_train_config(precision="bf16")
     nets = build_networks(cfg, cfg.model_config(), CPU)
-    data = iter(lambda: torch.rand(8, 3, 16, 16) * 2 - 1, None)
     stats = TickStats()
-    train_iteration(
-        nets,
-        data,
-        cfg,
-        device=CPU.device,
-        local_batch=8,
-        local_g_batch=8,
-        global_g_batch=8,
-        nimg_after=16,
-        stats=stats,
-    )
+    one_iteration(nets, cfg, stats)
     assert all(torch.isfinite(v).all() for v in stats.sums.values())
     assert stats.sums["d_skipped"].item() == 0 and stats.sums["g_skipped"].item() == 0
     assert all(torch.isfinite(p).all() for p in nets.generator.parameters())
@@ -82,18 +71,7 @@ def test_fp16_training_step_uses_a_grad_scaler() -> None:
     cfg = tiny_train_config(precision="fp16")
     nets = build_networks(cfg, cfg.model_config(), CPU)
     assert nets.scaler is not None
-    data = iter(lambda: torch.rand(8, 3, 16, 16) * 2 - 1, None)
-    train_iteration(
-        nets,
-        data,
-        cfg,
-        device=CPU.device,
-        local_batch=8,
-        local_g_batch=8,
-        global_g_batch=8,
-        nimg_after=16,
-        stats=TickStats(),
-    )
+    one_iteration(nets, cfg)
     assert all(torch.isfinite(p).all() for p in nets.discriminator.parameters())
 
 

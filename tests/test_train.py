@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_train_config
+from conftest import one_iteration, tiny_train_config
 
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
@@ -76,7 +76,6 @@ def test_g_step_writes_no_gradient_into_d() -> None:
     # as its optimizer steps; after the G step they must be exactly the same.
     from transgan.distributed import DistInfo
     from transgan.training.setup import build_networks
-    from transgan.training.steps import TickStats, train_iteration
 
     cfg = tiny_train_config(n_critic=1)
     nets = build_networks(cfg, cfg.model_config(), DistInfo(0, 1, 0, torch.device("cpu")))
@@ -88,18 +87,7 @@ def test_g_step_writes_no_gradient_into_d() -> None:
         return original_step(*args, **kwargs)
 
     nets.opt_d.step = recording_step
-    data = iter(lambda: torch.rand(8, 3, 16, 16) * 2 - 1, None)
-    train_iteration(
-        nets,
-        data,
-        cfg,
-        device=torch.device("cpu"),
-        local_batch=8,
-        local_g_batch=8,
-        global_g_batch=8,
-        nimg_after=8,
-        stats=TickStats(),
-    )
+    one_iteration(nets, cfg)
     after = [p.grad for p in nets.discriminator.parameters()]
     assert len(seen) == len(after) > 0
     assert all(torch.equal(a, b) for a, b in zip(after, seen, strict=True))
