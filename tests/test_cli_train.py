@@ -78,3 +78,13 @@ def test_metric_options_reach_the_config_and_bad_names_are_refused() -> None:
     assert train["metrics"] == ["fid10k", "is10k"] and train["metrics_every_kimg"] == 500
     result = CliRunner().invoke(main, ["train", "--metrics", "fid", "--dry-run"])
     assert result.exit_code == 2 and "fid50k" in result.output
+
+
+def test_run_dir_refuses_a_run_with_other_settings(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = json.loads(CliRunner().invoke(main, ["train", "--dry-run"]).output)
+    (run / "config.json").write_text(json.dumps({"train": saved["train"]}))
+    result = CliRunner().invoke(main, ["train", "--run-dir", str(run), "--lr-d", "3e-4"])
+    assert result.exit_code == 2
+    assert "lr_d" in result.output and "other settings" in result.output
