@@ -25,7 +25,7 @@ def _command(run_dir: Path) -> list[str]:
         "-m",
         "transgan",
         "train",
-        *tiny_cli_args("0.256", "0.016"),
+        *tiny_cli_args("0.512", "0.016"),
         "--snap",
         "1",
         "--run-dir",
@@ -63,6 +63,11 @@ def reference(tmp_path_factory) -> dict:
     return _final(run_dir)
 
 
+def _newest_nimg(run_dir: Path) -> int:
+    states = list_states(run_dir) if run_dir.exists() else []
+    return int(states[-1].stem.split("-")[-1]) if states else -1
+
+
 def test_kill_9_at_random_moments_then_resume_gives_identical_weights(
     tmp_path: Path, reference: dict
 ) -> None:
@@ -70,15 +75,19 @@ def test_kill_9_at_random_moments_then_resume_gives_identical_weights(
     rng = random.Random(1234)
     kills = 0
     for _ in range(3):
+        before = _newest_nimg(run_dir)
         proc = subprocess.Popen(
             _command(run_dir), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(3.0, 7.0))
+        deadline = time.time() + 120
+        while _newest_nimg(run_dir) <= before and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)  # wait until this attempt is really training
+        time.sleep(rng.uniform(0.0, 1.0))  # then kill at a random moment
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        for state in list_states(run_dir) if run_dir.exists() else []:
+        for state in list_states(run_dir):
             load_state(state)  # never left unreadable
     assert kills >= 1, "the run finished before any kill; the test proved nothing"
     _finish(run_dir)
@@ -99,6 +108,6 @@ def test_sigterm_saves_a_state_and_resume_gives_identical_weights(
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     stopped_at = _final(run_dir)["counters"]["nimg"]
-    assert "stopped by signal" in err and stopped_at < 256
+    assert "stopped by signal" in err and stopped_at < 512
     _finish(run_dir)
     assert _same(_final(run_dir), reference)
