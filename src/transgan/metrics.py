@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
+from transgan.data.datasets import MappedDataset
 from transgan.images import to_uint8
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -127,19 +128,6 @@ class Uint8Generator(nn.Module):
         return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
 
 
-class Uint8Dataset(Dataset):
-    """A [-1, 1] image data set as uint8 tensors."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return to_uint8(self.dataset[index])
-
-
 def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
     """The first ``max_real`` images of a fixed shuffle (all when None)."""
     n = len(dataset)  # type: ignore[arg-type]
@@ -195,7 +183,7 @@ def evaluate(
                         Uint8Generator(generator), latent_dim, "normal", 0
                     ),
                     input1_model_num_samples=count,
-                    input2=Uint8Dataset(real),
+                    input2=MappedDataset(real, to_uint8),
                     input2_cache_name=f"transgan-{real_key}-n{n_real}-{tag}",
                     cache=True,
                     cache_root=cache_dir,

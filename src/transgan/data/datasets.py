@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -61,17 +63,23 @@ def _to_model_range(resolution: int, crop: int | None = None) -> transforms.Comp
     return transforms.Compose(steps)
 
 
-class _ImagesOnly(Dataset):
-    """Drops the labels of a torchvision data set."""
+class MappedDataset(Dataset):
+    """``fn(dataset[i])`` for every item; ``fn`` must be a module-level function so that
+    data-loader worker processes can pickle it."""
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
+    def __init__(self, dataset: Dataset, fn: Callable[[Any], torch.Tensor]) -> None:
+        self.dataset, self.fn = dataset, fn
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return self.dataset[index][0]
+        return self.fn(self.dataset[index])
+
+
+def image_of(item: tuple[torch.Tensor, Any]) -> torch.Tensor:
+    """The image of an (image, label) pair: torchvision data sets without their labels."""
+    return item[0]
 
 
 def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Dataset:
@@ -95,7 +103,7 @@ def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Data
             f"could not load {name} from {root}: {err}. On a machine without internet, "
             f"download it elsewhere into {root} (torchvision's layout) or pass --data-root"
         ) from err
-    return _ImagesOnly(ds)
+    return MappedDataset(ds, image_of)
 
 
 def build_dataset(
