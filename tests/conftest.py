@@ -130,3 +130,17 @@ def one_iteration(nets, cfg, stats=None) -> None:
         nimg_after=cfg.batch * cfg.n_critic,
         stats=stats if stats is not None else TickStats(),
     )
+
+
+def tiny_run_dir_args(kimg: str, run_dir) -> list[str]:
+    """`-m transgan train` arguments for a tiny run that snapshots every tick in ``run_dir``."""
+    return [
+        "-m",
+        "transgan",
+        "train",
+        *tiny_cli_args(kimg, "0.016"),
+        "--snap",
+        "1",
+        "--run-dir",
+        str(run_dir),
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_cli_args
+from conftest import tiny_run_dir_args
 
 from transgan.training.state import list_states, load_state
 
@@ -20,17 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def _command(run_dir: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "transgan",
-        "train",
-        *tiny_cli_args("0.512", "0.016"),
-        "--snap",
-        "1",
-        "--run-dir",
-        str(run_dir),
-    ]
+    return [sys.executable, *tiny_run_dir_args("0.512", run_dir)]
 
 
 def _env() -> dict[str, str]:

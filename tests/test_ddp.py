@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_cli_args
+from conftest import tiny_cli_args, tiny_run_dir_args
 
 from transgan.fileio import read_jsonl
 
@@ -80,14 +80,7 @@ def test_torchrun_max_restarts_recovers_a_killed_worker(tmp_path: Path) -> None:
         "--standalone",
         "--nproc_per_node=2",
         "--max-restarts=1",
-        "-m",
-        "transgan",
-        "train",
-        *tiny_cli_args("0.64", "0.016"),
-        "--snap",
-        "1",
-        "--run-dir",
-        str(run_dir),
+        *tiny_run_dir_args("0.64", run_dir),
     ]
     agent = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

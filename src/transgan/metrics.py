@@ -13,6 +13,7 @@ or ``TRANSGAN_INCEPTION_WEIGHTS``). A weights file is opened with
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -106,8 +107,17 @@ def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Pat
 
 
 def weights_tag(path: Path | None) -> str:
+    """Names the weights in the feature-cache key: a content hash of a local file."""
     if path is None:
         return "tf-inception-2015-12-05"
+    stat = Path(path).stat()
+    return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 prefix of a file, hashed once per (path, size, mtime): training evaluates
+    many times and the Inception file is ~95 MB."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
