@@ -121,7 +121,7 @@ def measure(
             device=device,
             local_batch=b,
             local_g_batch=b,
-            global_g_batch=b,
+            nimg_step=b * cfg.n_critic,
             nimg_after=10_000,
             stats=TickStats(),
         )

@@ -126,7 +126,7 @@ def one_iteration(nets, cfg, stats=None) -> None:
         device=torch.device("cpu"),
         local_batch=cfg.batch,
         local_g_batch=cfg.g_batch,
-        global_g_batch=cfg.g_batch,
+        nimg_step=cfg.batch * cfg.n_critic,
         nimg_after=cfg.batch * cfg.n_critic,
         stats=stats if stats is not None else TickStats(),
     )
@@ -144,3 +144,19 @@ def tiny_run_dir_args(kimg: str, run_dir) -> list[str]:
         "--run-dir",
         str(run_dir),
     ]
+
+
+def poison_d_loss(setattr_fn, first: int | None = None) -> None:
+    """Make the D loss NaN (for the first ``first`` calls, or always) through ``setattr_fn``
+    (``monkeypatch.setattr`` in a test, plain ``setattr`` in a worker process)."""
+    from transgan.training import steps
+
+    real_loss = steps.discriminator_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        loss, stats = real_loss(*args, **kwargs)
+        calls["n"] += 1
+        return (loss * float("nan") if first is None or calls["n"] <= first else loss), stats
+
+    setattr_fn(steps, "discriminator_loss", poisoned)

@@ -38,7 +38,7 @@ def main(out: Path, iterations: int = 3) -> None:
             device=info.device,
             local_batch=local,
             local_g_batch=cfg.g_batch // info.world_size,
-            global_g_batch=cfg.g_batch,
+            nimg_step=cfg.batch * cfg.n_critic,
             nimg_after=(i + 1) * 16,
             stats=TickStats(),
         )

@@ -53,14 +53,14 @@ def test_masks_are_cached_and_installed_on_the_chosen_blocks() -> None:
     gan = transgan.create_model("transgan_tiny")
     g = gan.generator
     masks = LocalityMasks("2d", blocks="last")
-    masks.apply(g, 2)
+    masks.apply([g], 2)
     assert list(g.block_masks) == [(2, 0)]  # last block of the last stage
     first = g.block_masks[(2, 0)]
-    masks.apply(g, None)
+    masks.apply([g], None)
     assert g.block_masks == {}
-    masks.apply(g, 2)
+    masks.apply([g], 2)
     assert g.block_masks[(2, 0)] is first  # built once, reused
-    LocalityMasks("1d", blocks="all").apply(g, 3)
+    LocalityMasks("1d", blocks="all").apply([g], 3)
     assert len(g.block_masks) == sum(gan.config.generator.depths)
 
 
@@ -68,6 +68,6 @@ def test_generator_with_mask_still_runs_and_differs() -> None:
     gan = transgan.create_model("transgan_tiny")
     z = torch.randn(2, 64)
     free = gan.generator(z)
-    LocalityMasks("2d", blocks="all").apply(gan.generator, 1)
+    LocalityMasks("2d", blocks="all").apply([gan.generator], 1)
     local = gan.generator(z)
     assert torch.isfinite(local).all() and not torch.allclose(free, local)

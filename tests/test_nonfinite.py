@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_train_config
+from conftest import poison_d_loss, tiny_train_config
 
 from transgan.fileio import read_jsonl
-from transgan.training import steps
 from transgan.training.loop import TrainingError, train
 from transgan.training.state import list_states, load_state
 
@@ -17,13 +16,7 @@ from transgan.training.state import list_states, load_state
 def test_nan_steps_are_skipped_counted_and_stop_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_loss = steps.discriminator_loss
-
-    def poisoned(*args, **kwargs):
-        loss, stats = real_loss(*args, **kwargs)
-        return loss * float("nan"), stats
-
-    monkeypatch.setattr(steps, "discriminator_loss", poisoned)
+    poison_d_loss(monkeypatch.setattr)
     cfg = tiny_train_config(max_bad_steps=3)
     with pytest.raises(TrainingError, match="non-finite"):
         train(cfg, out=tmp_path)

@@ -1,8 +1,13 @@
 """Exponential moving average of the generator, kept on the training device.
 
-Half-life in images (SPEC §4): ema_nimg = min(half_life, rampup · images_seen) when a
-ramp-up is set, β = 0.5 ** (batch / ema_nimg). Parameters and buffers are averaged with
-foreach ops, so an update is a handful of kernel launches and no host synchronisation.
+Unit: every count here is **real images shown to D** (over all ranks), the unit of kimg in
+the whole run. One training iteration shows D ``batch · n_critic`` images, so the update
+after it decays by β = 0.5 ** (batch · n_critic / ema_nimg), whatever G's batch is. With
+a ramp-up, ema_nimg = min(half_life, rampup · images_seen) (SPEC §4); the half-life is then
+exactly ``--ema-kimg`` kimg of training. (The authors' code uses D's batch per loader
+iteration while updating once per G step — SPEC-v2 §6 — which is not the same thing.)
+Parameters and buffers are averaged with foreach ops, so an update is a handful of kernel
+launches and no host synchronisation.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ class EMA:
         self.rampup = rampup
 
     def beta(self, batch_size: int, images_seen: int) -> float:
-        """Decay for one update after ``images_seen`` images."""
+        """Decay for one update that follows ``batch_size`` real images (shown to D since
+        the last update), ``images_seen`` real images into the run."""
         ema_nimg = self.half_life_nimg
         if self.rampup is not None:
             ema_nimg = min(ema_nimg, images_seen * self.rampup)

@@ -67,6 +67,7 @@ def eval_command(
 ) -> None:
     """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity."""
     from transgan.data import DataError, build_dataset
+    from transgan.data.datasets import data_key
     from transgan.fileio import write_json_atomic
     from transgan.metrics import (
         EvalError,
@@ -88,7 +89,7 @@ def eval_command(
             generator,
             config.generator.latent_dim,
             real,
-            f"{Path(data).name}-{config.img_size}px",
+            data_key(data, config.img_size),
             specs,
             inception_weights=weights,
             cache_dir=cache_dir,

@@ -5,11 +5,18 @@ Two mask kinds on a stage's W×W token grid (True = may attend):
 - ``1d``: the authors' released band on the raster order, |i − j| <= radius.
 A schedule widens the radius as training goes on (in kimg) and then drops the mask, so
 attention ends global. Masks are built once per (kind, grid, radius, device) and cached.
+
+The mask is applied to the trained generator *and* its EMA copy. A snapshot taken while a
+mask is in force holds the EMA weights plus that mask (kind, blocks, radius) in its
+metadata; ``load_generator`` re-installs it, so a mid-schedule snapshot generates exactly
+what the run's grids and metrics showed at that kimg. Once the schedule ends, snapshots
+record no mask and attention is global.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -65,17 +72,36 @@ class LocalityMasks:
             self._cache[key] = window_mask(width, radius, self.kind).to(device)
         return self._cache[key]
 
-    def apply(self, generator: torch.nn.Module, radius: int | None) -> None:
-        """Mask the chosen blocks of ``generator`` with ``radius`` (None: unmask all)."""
+    def apply(self, generators: Iterable[torch.nn.Module], radius: int | None) -> None:
+        """Mask the chosen blocks of every generator with ``radius`` (None: unmask all).
+
+        Training passes both the trained generator and its EMA copy: grids, snapshots and
+        metrics come from the EMA, which must see the same attention as the trained net.
+        """
         self.radius = radius
-        generator.block_masks.clear()
-        if radius is None:
-            return
-        device = generator.pos_embeds[0].device
-        widths = generator.config.stage_widths
-        stages = range(len(widths)) if self.blocks == "all" else [len(widths) - 1]
-        for s in stages:
-            depth = len(generator.stages[s])
-            blocks = range(depth) if self.blocks == "all" else [depth - 1]
-            for b in blocks:
-                generator.block_masks[(s, b)] = self.mask(widths[s], radius, device)
+        for generator in generators:
+            generator.block_masks.clear()
+            if radius is None:
+                continue
+            device = generator.pos_embeds[0].device
+            widths = generator.config.stage_widths
+            stages = range(len(widths)) if self.blocks == "all" else [len(widths) - 1]
+            for s in stages:
+                depth = len(generator.stages[s])
+                blocks = range(depth) if self.blocks == "all" else [depth - 1]
+                for b in blocks:
+                    generator.block_masks[(s, b)] = self.mask(widths[s], radius, device)
+
+    def record(self) -> dict[str, object] | None:
+        """What a snapshot stores about the mask in force (None when attention is global)."""
+        if self.radius is None:
+            return None
+        return {"kind": self.kind, "blocks": self.blocks, "radius": self.radius}
+
+
+def apply_recorded_mask(generator: torch.nn.Module, record: dict[str, object] | None) -> None:
+    """Re-install the mask a snapshot recorded (see ``LocalityMasks.record``)."""
+    if record is None:
+        return
+    masks = LocalityMasks(str(record["kind"]), str(record["blocks"]))
+    masks.apply([generator], int(record["radius"]))

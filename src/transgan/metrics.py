@@ -2,8 +2,10 @@
 
 Generator output in [-1, 1] becomes uint8 B×3×H×W (x·127.5 + 128, clamped) on the fly; no
 PNGs are written. Real-data features are cached by torch-fidelity under a name that holds
-the data set, resolution, sample count and a hash of the Inception weights, so switching
-weights never reuses stale statistics.
+the data set (``data.datasets.data_key``: a built-in set's name and split, or a folder's
+resolved path and a fingerprint of its file list), the resolution, the sample count and a
+hash of the Inception weights — so neither another folder of the same name, nor changed
+files, nor other weights ever reuse stale statistics.
 
 Inception weights: torch-fidelity downloads ``weights-inception-2015-12-05-6726825d.pth``
 on first use into torch's hub cache. Offline, pass a local copy (``--inception-weights``

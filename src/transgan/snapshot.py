@@ -74,11 +74,19 @@ def read_snapshot(
 def load_generator(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, ModelConfig]:
-    """The generator of a snapshot, in eval mode on ``device``, and its config."""
-    tensors, config, _ = read_snapshot(path)
+    """The generator of a snapshot, in eval mode on ``device``, and its config.
+
+    A snapshot taken while locality-aware attention was in force records that mask; it is
+    installed again, so the generator computes what the run evaluated at that kimg.
+    """
+    from transgan.locality import apply_recorded_mask
+
+    tensors, config, extra = read_snapshot(path)
     generator = build_generator(config)
     try:
         generator.load_state_dict(tensors)
     except RuntimeError as err:
         raise SnapshotError(f"{path} does not match its own config: {err}") from err
-    return generator.to(device).eval().requires_grad_(False), config
+    generator = generator.to(device).eval().requires_grad_(False)
+    apply_recorded_mask(generator, extra.get("locality"))
+    return generator, config

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,43 @@ def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Data
             f"download it elsewhere into {root} (torchvision's layout) or pass --data-root"
         ) from err
     return MappedDataset(ds, image_of)
+
+
+# The split each built-in name trains on (and is evaluated against).
+BUILTIN_SPLITS = {"digits": "all", "cifar10": "train", "stl10": "unlabeled", "celeba": "train"}
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 prefix of a folder's resolved path and of its file list (relative name, size,
+    mtime of every file below it): another folder, or any added, removed, resized or
+    rewritten file, gives another fingerprint. No pixel is read."""
+    root = folder.resolve()
+    digest = hashlib.sha256(str(root).encode())
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"\0{rel}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def data_key(data: str, resolution: int) -> str:
+    """Names the real images of ``--data`` at ``resolution`` in the metrics' feature cache.
+
+    Built-in data sets: their name and split (``cifar10-train-32px``). Folders: the folder's
+    name for readability plus ``folder_fingerprint`` (``folder-imgs-3f2a…-64px``), so two
+    folders with the same name — or one folder whose files changed — never share statistics.
+    """
+    if data in BUILTIN_SPLITS:
+        return f"{data}-{BUILTIN_SPLITS[data]}-{resolution}px"
+    folder = Path(data)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", folder.resolve().name) or "root"
+    return f"folder-{name}-{folder_fingerprint(folder)}-{resolution}px"
 
 
 def build_dataset(

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from transgan.data.datasets import data_key
 from transgan.fileio import append_jsonl
 from transgan.metrics import (
     INCEPTION_URL,
@@ -45,7 +46,7 @@ class TrainingMetrics:
                 ) from err
             self.weights = resolve_inception_weights(None)
         self.real = real_subset(dataset, cfg.metrics_max_real)
-        self.real_key = f"{Path(cfg.data).name}-{img_size}px"
+        self.real_key = data_key(cfg.data, img_size)
         self.latent_dim = latent_dim
 
     def due(self, nimg_before: int, nimg_after: int, snapshot_due: bool) -> bool:

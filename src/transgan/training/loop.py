@@ -39,7 +39,7 @@ from transgan.training.setup import (
     wrap_for_training,
 )
 from transgan.training.state import load_latest_state, save_state
-from transgan.training.steps import Networks, TickStats, train_iteration
+from transgan.training.steps import FP16_FLOOR_SCALE, Networks, TickStats, train_iteration
 
 # Under DDP, ranks agree on a stop request through a collective (a host sync), so they ask
 # only every this many iterations and at tick ends; a lone process checks its flag freely.
@@ -114,7 +114,7 @@ class TickReporter:
         counters: Counters,
         stats: TickStats,
         stopping: bool,
-        radius: int | None,
+        mask: dict[str, Any] | None,
     ) -> dict[str, Any]:
         """Report one tick (a collective: every rank calls it); returns the stats record."""
         cfg, info = self.cfg, self.info
@@ -122,7 +122,9 @@ class TickReporter:
         skipped = sum(
             values.get(k, 0.0) * stats.counts.get(k, 0) for k in ("d_skipped", "g_skipped")
         )
-        counters.bad_steps += round(skipped * info.world_size)
+        # ``values`` are means over ranks; every rank skips the same (all-reduced) step, so
+        # this sum is the number of skipped global steps — not to be multiplied by ranks.
+        counters.bad_steps += round(skipped)
         elapsed = time.perf_counter() - self.start_time
         kimg = counters.nimg / 1000
         record = {
@@ -134,7 +136,7 @@ class TickReporter:
             "images_per_s": round((counters.nimg - self.start_nimg) / elapsed, 2),
             "sec_per_tick": round(elapsed, 2),
             "peak_mem_mb": round(peak_memory_mb(info.device), 1),
-            "locality_radius": radius,
+            "locality_radius": mask["radius"] if mask else None,
             "time": time.time(),
         }
         snap_due = (
@@ -145,7 +147,7 @@ class TickReporter:
             self.start_nimg, counters.nimg, snap_due
         )
         if info.is_main:
-            self._write(nets, counters, record, state, eval_due)
+            self._write(nets, counters, record, state, eval_due, mask)
         return record
 
     def _write(
@@ -155,6 +157,7 @@ class TickReporter:
         record: dict[str, Any],
         state: dict | None,
         eval_due: bool,
+        mask: dict[str, Any] | None,
     ) -> None:
         run_dir, kimg = self.run_dir, counters.nimg / 1000
         append_jsonl(run_dir / "stats.jsonl", record)
@@ -167,7 +170,7 @@ class TickReporter:
                 snapshot,
                 nets.ema.module,
                 self.model_config,
-                extra={"kimg": kimg, "nimg": counters.nimg},
+                extra={"kimg": kimg, "nimg": counters.nimg, "locality": mask},
             )
         if state is not None:
             save_state(run_dir, counters.nimg, state, self.cfg.keep_states)
@@ -310,7 +313,7 @@ def _train(
             if locality is not None:
                 radius = schedule.radius_at(counters.nimg / 1000)
                 if radius != locality.radius:
-                    locality.apply(nets.generator, radius)
+                    locality.apply([nets.generator, nets.ema.module], radius)
             counters.nimg += cfg.batch * cfg.n_critic
             counters.iteration += 1
             counters.data_consumed += local_batch * cfg.n_critic
@@ -321,7 +324,7 @@ def _train(
                 device=info.device,
                 local_batch=local_batch,
                 local_g_batch=local_g_batch,
-                global_g_batch=cfg.g_batch,
+                nimg_step=cfg.batch * cfg.n_critic,
                 nimg_after=counters.nimg,
                 stats=stats,
             )
@@ -337,17 +340,23 @@ def _train(
                 continue
             counters.tick += int(tick_done)
             record = reporter.end(
-                nets, counters, stats, stopping, locality.radius if locality else None
+                nets, counters, stats, stopping, locality.record() if locality else None
             )
             bar.set_postfix_str(
                 f"D {record.get('d_loss', 0):.3f} G {record.get('g_loss', 0):.3f}"
                 f" {record['images_per_s']:.0f} img/s"
             )
             if counters.bad_steps > cfg.max_bad_steps:
+                what = (
+                    "had a non-finite loss or overflowed at the GradScaler's floor scale "
+                    f"({FP16_FLOOR_SCALE})"
+                    if cfg.precision == "fp16"
+                    else "had non-finite gradients"
+                )
                 raise TrainingError(
-                    f"{counters.bad_steps} steps had non-finite gradients (more than "
-                    f"--max-bad-steps {cfg.max_bad_steps}); the last good training state is in "
-                    f"{run_dir}. Lower the learning rate or try --precision fp32"
+                    f"{counters.bad_steps} steps {what} (more than --max-bad-steps "
+                    f"{cfg.max_bad_steps}); the last good training state is in {run_dir}. "
+                    "Lower the learning rate or try --precision fp32"
                 )
             if stopping:
                 if info.is_main:

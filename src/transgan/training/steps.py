@@ -2,7 +2,9 @@
 
 Statistics stay on the device as running sums and are read once per tick. A step whose
 gradient norm is not finite is skipped inside the fused Adam kernel (``found_inf``), so
-neither the skip nor its count needs the host.
+neither the skip nor its count needs the host. Under fp16 the GradScaler skips steps that
+overflow while it finds its scale; those are counted apart (``*_overflow``) and are not
+failures.
 """
 
 from __future__ import annotations
@@ -57,29 +59,40 @@ def autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractConte
     return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[cfg.precision])
 
 
+# Under fp16 the GradScaler halves its scale on every overflow and retries with the next
+# batch; that is normal. An overflow that persists down to this scale is a real failure.
+FP16_FLOOR_SCALE = 1.0
+
+
 def optimizer_step(
     opt: torch.optim.Optimizer,
     params: list[nn.Parameter],
     grad_clip: float,
     scaler: torch.amp.GradScaler | None,
-) -> torch.Tensor:
+    loss: torch.Tensor,
+) -> dict[str, torch.Tensor]:
     """Clip and step; skip the step (on the device) if the gradient is not finite.
 
-    Returns:
-        A 0-dim float tensor, 1.0 when the step was skipped for a non-finite gradient.
+    Returns 0-dim float tensors (no host sync):
+        ``skipped``: 1.0 for a failed step — a non-finite gradient without fp16; with fp16,
+        a non-finite loss or an overflow at the scaler's floor scale. ``overflow`` (fp16
+        only): 1.0 when the scaler skipped the step to lower its scale, which is routine.
     """
     if scaler is not None:
         scaler.unscale_(opt)
     max_norm = grad_clip if grad_clip > 0 else float("inf")
     norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-    bad = (~torch.isfinite(norm)).float()
-    if scaler is not None:
-        scaler.step(opt)
-        scaler.update()
-    else:
-        opt.found_inf = bad  # read by the fused Adam kernel: skip without a host sync
+    nonfinite = ~torch.isfinite(norm)
+    if scaler is None:
+        opt.found_inf = nonfinite.float()  # read by the fused Adam kernel: skip without a sync
         opt.step()
-    return bad
+        return {"skipped": nonfinite.float()}
+    # The scale this step used (a device tensor; GradScaler has no sync-free public getter).
+    at_floor = scaler._scale.detach().reshape(()) <= FP16_FLOOR_SCALE
+    scaler.step(opt)
+    scaler.update()
+    failed = ~torch.isfinite(loss.detach().float()) | (nonfinite & at_floor)
+    return {"skipped": failed.float(), "overflow": nonfinite.float()}
 
 
 def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
@@ -94,11 +107,17 @@ def train_iteration(
     device: torch.device,
     local_batch: int,
     local_g_batch: int,
-    global_g_batch: int,
+    nimg_step: int,
     nimg_after: int,
     stats: TickStats,
 ) -> None:
-    """``n_critic`` D steps and one G step; updates the EMA."""
+    """``n_critic`` D steps and one G step; updates the EMA.
+
+    Args:
+        nimg_step: real images this iteration shows D over all ranks (batch · n_critic);
+            the EMA's half-life is counted in these images, like kimg.
+        nimg_after: the run's real-image counter after this iteration.
+    """
     g, d = nets.generator, nets.discriminator
     latent_dim = g.config.latent_dim
 
@@ -115,9 +134,8 @@ def train_iteration(
         with autocast(cfg, device):
             loss, d_stats = discriminator_loss(nets.d_train, real, fake.float(), cfg.loss, augment)
         _backward(loss, nets.scaler)
-        d_stats["d_skipped"] = optimizer_step(
-            nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler
-        )
+        step = optimizer_step(nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler, loss)
+        d_stats.update({f"d_{k}": v for k, v in step.items()})
         stats.add(d_stats)
 
     # G step. D's parameters are frozen so G's backward writes no gradient into D.
@@ -134,12 +152,11 @@ def train_iteration(
             loss = loss + cfg.mtct_weight * mtct
             g_stats["mtct_loss"] = mtct.detach()
     _backward(loss, nets.scaler)
-    g_stats["g_skipped"] = optimizer_step(
-        nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler
-    )
+    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, loss)
+    g_stats.update({f"g_{k}": v for k, v in step.items()})
     d.requires_grad_(True)
     stats.add(g_stats)
-    nets.ema.update(g, global_g_batch, nimg_after)
+    nets.ema.update(g, nimg_step, nimg_after)
 
 
 def mtct_loss(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:
