@@ -12,10 +12,31 @@ TINY = {"g_latent_dim": 16, "g_num_heads": 2, "d_dim": 16, "d_depth": 1, "d_num_
 
 
 def tiny_overrides(name: str) -> dict:
-    """Overrides that keep ``name``'s stage count and resolution but shrink widths/depths."""
+    """Overrides that keep ``name``'s structure (stages, up-sampling ops, windows, scales)
+    and resolution but shrink widths and depths."""
+    from transgan.models import GeneratorConfig, MultiScaleDiscriminatorConfig
+
     config = presets.get_config(name)
-    stages = len(config.generator.depths)
-    return {**TINY, "g_dim": 2 * 4 ** (stages - 1) * 2, "g_depths": (1,) * stages}
+    out: dict = {}
+    g = config.generator
+    if isinstance(g, GeneratorConfig):
+        shrinking = sum(op != "bicubic" for op in g.upsample_ops)
+        out.update(
+            g_latent_dim=16,
+            g_num_heads=2,
+            g_dim=2 * 4**shrinking * 2,
+            g_depths=tuple(min(d, 1) for d in g.depths),
+        )
+    d = config.discriminator
+    if isinstance(d, MultiScaleDiscriminatorConfig):
+        out.update(
+            d_scale_dims=(8,) * len(d.scale_dims),
+            d_depths=tuple(1 + t for t in d.tails),
+            d_num_heads=2,
+        )
+    elif "d_dim" in {f"d_{k}" for k in vars(d)}:
+        out.update(d_dim=16, d_depth=1, d_num_heads=2)
+    return out
 
 
 @pytest.fixture(autouse=True)

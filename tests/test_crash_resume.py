@@ -39,7 +39,10 @@ def _final(run_dir: Path) -> dict:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return a["counters"] == b["counters"] and all(
+    def counters(state: dict) -> dict:  # train_seconds is wall-clock time, not state
+        return {k: v for k, v in state["counters"].items() if k != "train_seconds"}
+
+    return counters(a) == counters(b) and all(
         torch.equal(t, b[key][name])
         for key in ("generator", "discriminator", "ema")
         for name, t in a[key].items()

@@ -12,11 +12,24 @@ from transgan.data import DataError, InfiniteLoader, ShardSampler, build_dataset
 
 def test_digits_are_rgb_in_range_at_model_resolution() -> None:
     ds = build_dataset("digits", 24)
-    assert len(ds) == 1797
+    assert len(ds) == 1198  # the training split; 599 are held out
     x = ds[0]
     assert x.shape == (3, 24, 24)
     assert x.min() >= -1 and x.max() <= 1
     assert torch.equal(x[0], x[1])  # grey: the three channels are equal
+
+
+def test_digits_splits_are_disjoint_and_cover_all() -> None:
+    from transgan.data.datasets import digits_split
+
+    train, _ = digits_split("train")
+    test, labels = digits_split("test")
+    everything, _ = digits_split("all")
+    assert len(train) + len(test) == len(everything) == 1797
+    as_rows = lambda t: {tuple(r.flatten().tolist()) for r in t}  # noqa: E731
+    # a few digits in scikit-learn's set are pixel-identical duplicates; almost none cross
+    assert len(as_rows(train) & as_rows(test)) <= 5
+    assert set(labels.tolist()) == set(range(10))
 
 
 def test_shards_of_ranks_are_disjoint_and_cover_equal_parts() -> None:

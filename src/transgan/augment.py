@@ -2,17 +2,22 @@
 
 Each transform draws its parameters independently per sample from torch's global RNG (so a
 saved RNG state replays it exactly) and is differentiable in the images.
-Policy ``translation,cutout,color`` as in the TransGAN authors' code (SPEC §5).
+Policy ``translation,cutout,color`` as in the TransGAN authors' code (SPEC §5); their later
+scripts add ``erase_ratio``, ``stl_erase_ratio`` and ``hue`` (SPEC-v2 §5). Random erasing
+and cutout fire per sample here (the authors' code erases the whole batch or nothing). The
+ADA-style ``filter`` op of the CelebA-HQ script is not implemented.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-TRANSFORMS = ("color", "translation", "cutout")
+TRANSFORMS = ("color", "translation", "cutout", "erase_ratio", "stl_erase_ratio", "hue")
+ERASE_PROB = 0.3  # the authors' chance of a random erase
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,51 @@ def rand_cutout(x: torch.Tensor, ratio: float, prob: float) -> torch.Tensor:
     return x * keep[:, None]
 
 
+def rand_erase(x: torch.Tensor, low: int, high: int, prob: float = ERASE_PROB) -> torch.Tensor:
+    """Zero one a×b box (a, b drawn once per call from U{low..high}) at a random centre,
+    in a ``prob`` share of samples (the authors' ``erase_ratio``)."""
+    b, _, h, w = x.shape
+    a, c = torch.randint(low, high + 1, (2,)).tolist()
+    cy = torch.randint(0, h, (b, 1, 1), device=x.device)
+    cx = torch.randint(0, w, (b, 1, 1), device=x.device)
+    ys = torch.arange(h, device=x.device)[None, :, None]
+    xs = torch.arange(w, device=x.device)[None, None, :]
+    inside = (ys >= cy - a // 2) & (ys < cy - a // 2 + a) & (xs >= cx - c // 2)
+    inside = inside & (xs < cx - c // 2 + c)  # (B, H, W)
+    chosen = torch.rand(b, 1, 1, device=x.device) < prob
+    return x * (~(inside & chosen)).to(x.dtype)[:, None]
+
+
+def rand_hue(x: torch.Tensor, prob: float = 0.5) -> torch.Tensor:
+    """Rotate colours about the grey axis (1,1,1)/√3 by θ ~ U(−π, π), in ``prob`` of samples
+    (ADA's hue rotation, on the [-1, 1] values)."""
+    b = x.shape[0]
+    theta = (torch.rand(b, device=x.device) * 2 - 1) * math.pi
+    theta = torch.where(torch.rand(b, device=x.device) < prob, theta, torch.zeros_like(theta))
+    u = torch.full((3,), 3**-0.5, device=x.device)
+    cross = torch.tensor(
+        [[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]], device=x.device
+    ) * (3**-0.5)  # [u]×
+    cos, sin = theta.cos()[:, None, None], theta.sin()[:, None, None]
+    eye = torch.eye(3, device=x.device)
+    rot = cos * eye + sin * cross + (1 - cos) * torch.outer(u, u)  # (B, 3, 3), Rodrigues
+    return torch.einsum("bij,bjhw->bihw", rot.to(x.dtype), x)
+
+
 def diff_augment(x: torch.Tensor, config: AugmentConfig) -> torch.Tensor:
     """Apply ``config.policy`` to a batch (B, C, H, W); identity when the policy is empty."""
+    size = x.shape[-1]
     for name in config.policy:
         if name == "color":
             x = rand_color(x)
         elif name == "translation":
             x = rand_translation(x, config.translation_ratio)
-        else:
+        elif name == "cutout":
             x = rand_cutout(x, config.cutout_ratio, config.cutout_prob)
+        elif name == "erase_ratio":
+            x = rand_erase(x, int(0.2 * size), int(0.7 * size))
+        elif name == "stl_erase_ratio":
+            x = rand_erase(x, min(20, size), min(size // 2 + 20, size))
+        else:
+            x = rand_hue(x)
     return x.contiguous()

@@ -50,13 +50,13 @@ def models_table() -> list[dict[str, object]]:
 @main.command()
 def models() -> None:
     """List the model presets with parameter counts and forward GFLOPs per image."""
-    header = f"{'preset':<18} {'res':>4} {'data':<8} {'G params':>13} {'D params':>12} "
-    header += f"{'G GFLOPs':>9} {'D GFLOPs':>9}  paper (CIFAR-10)"
+    header = f"{'preset':<22} {'res':>4} {'data':<11} {'G params':>13} {'D params':>12} "
+    header += f"{'G GFLOPs':>9} {'D GFLOPs':>9}  paper"
     click.echo(header)
     click.echo("-" * len(header))
     for r in models_table():
         click.echo(
-            f"{r['preset']:<18} {r['res']:>4} {r['data']:<8} {r['g_params']:>13,} "
+            f"{r['preset']:<22} {r['res']:>4} {r['data']:<11} {r['g_params']:>13,} "
             f"{r['d_params']:>12,} {r['g_gflops']:>9.2f} {r['d_gflops']:>9.2f}  {r['paper']}"
         )
 
@@ -73,6 +73,11 @@ def models() -> None:
     type=click.IntRange(2, 64),
     help="Write a latent interpolation: this many steps per row (rows = min(n, 8)).",
 )
+@click.option(
+    "--noise/--no-noise",
+    default=True,
+    help="v2 models: draw noise injection (as trained) or turn it off.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=64)
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 def generate(
@@ -83,6 +88,7 @@ def generate(
     grid: Path | None,
     out_dir: Path | None,
     interpolate: int | None,
+    noise: bool,
     batch_size: int,
     device: str,
 ) -> None:
@@ -96,6 +102,7 @@ def generate(
       transgan generate --preset transgan_s --grid untrained.png
     """
     from transgan.images import save_grid, save_png, single_image
+    from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
     from transgan.sampling import generate_images, interpolation_latents, latents
     from transgan.snapshot import SnapshotError, load_generator
@@ -123,7 +130,8 @@ def generate(
         nrow = interpolate
     else:
         z, nrow = latents(num, latent_dim, seed, dev), None
-    images = generate_images(generator, z, batch_size)
+    set_noise(generator, noise)
+    images = generate_images(generator, z, batch_size, noise_seed=seed)
     if grid is not None:
         save_grid(images, grid, nrow)
         click.echo(f"wrote {grid} ({images.shape[0]} images)")

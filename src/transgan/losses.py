@@ -1,9 +1,11 @@
 """GAN losses: WGAN-GP with drift (the paper's), hinge, and non-saturating logistic + R1.
 
 The discriminator sees real, fake and (for penalties) interpolated images in *one* forward
-pass — D has no batch statistics, so this equals separate passes, and it keeps DDP to one
-forward per backward. Penalties differentiate D twice, which the fused attention kernels
-cannot do; that forward runs on the math kernel (see ``double_backward_attention``).
+pass — a D without batch statistics computes the same as in separate passes, and it keeps
+DDP to one forward per backward. A D with BatchNorm (the DCGAN reference) gets one pass
+per set instead (``separate_batches``), as DCGAN trains. Penalties differentiate D twice,
+which the fused attention kernels cannot do; that forward runs on the math kernel (see
+``double_backward_attention``).
 """
 
 from __future__ import annotations
@@ -52,14 +54,30 @@ def _input_grad(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1)  # (B, C, H, W) -> (B, C·H·W)
 
 
+def _logits(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    parts: list[torch.Tensor],
+    separate: bool,
+) -> list[torch.Tensor]:
+    """D's float logits for each batch in ``parts``: one forward pass over all of them, or
+    one pass each when D has batch statistics (BatchNorm must not mix reals and fakes)."""
+    if separate:
+        return [discriminator(x).float() for x in parts]
+    return list(discriminator(torch.cat(parts)).float().split(parts[0].shape[0]))
+
+
 def discriminator_loss(
     discriminator: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
     fake: torch.Tensor,
     config: LossConfig,
     augment: Augment,
+    separate_batches: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's loss on a batch of real and (detached) fake images.
+
+    ``separate_batches``: run reals, fakes (and interpolates) through D in separate passes,
+    for discriminators with batch statistics.
 
     Returns:
         The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
@@ -71,21 +89,21 @@ def discriminator_loss(
         alpha = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
         mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
         with double_backward_attention():
-            logits = discriminator(torch.cat([augment(real), augment(fake), augment(mixed)]))
-            d_real, d_fake, d_mixed = logits.float().split(b)
+            parts = [augment(real), augment(fake), augment(mixed)]
+            d_real, d_fake, d_mixed = _logits(discriminator, parts, separate_batches)
             grad_norm = _input_grad(d_mixed, mixed).float().norm(2, dim=1)
         penalty = config.gp_weight * (grad_norm - 1).square().mean()
         loss = d_fake.mean() - d_real.mean() + penalty + config.eps_weight * d_real.square().mean()
     elif config.kind == "logistic" and config.r1_gamma > 0:
         real = real.detach().requires_grad_(True)
         with double_backward_attention():
-            logits = discriminator(torch.cat([augment(real), augment(fake)]))
-            d_real, d_fake = logits.float().split(b)
+            parts = [augment(real), augment(fake)]
+            d_real, d_fake = _logits(discriminator, parts, separate_batches)
             grad = _input_grad(d_real, real).float()
         penalty = 0.5 * config.r1_gamma * grad.square().sum(1).mean()
         loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + penalty
     else:
-        d_real, d_fake = discriminator(torch.cat([augment(real), augment(fake)])).float().split(b)
+        d_real, d_fake = _logits(discriminator, [augment(real), augment(fake)], separate_batches)
         penalty = torch.zeros((), device=real.device)
         if config.kind == "hinge":
             loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()

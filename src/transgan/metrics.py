@@ -29,14 +29,23 @@ from torch.utils.data import Dataset, Subset
 
 from transgan.data.datasets import MappedDataset
 from transgan.images import to_uint8
+from transgan.models.layers import NoiseInjection
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
-_METRIC = re.compile(r"^(fid|is|kid|pr)(\d+)(k?)$")
-_FIDELITY_FLAG = {"fid": "fid", "is": "isc", "kid": "kid", "pr": "prc"}
+_METRIC = re.compile(r"^(fid|is|kid|pr|dfid|dis|dkid|dcov)(\d+)(k?)$")
+_FIDELITY_FLAG = {
+    "fid": "fid",
+    "is": "isc",
+    "kid": "kid",
+    "pr": "prc",
+    "dfid": "fid",
+    "dis": "isc",
+    "dkid": "kid",
+}
 # torch-fidelity's result key -> the suffix after our metric name ("fid50k", "is50k_mean").
 _RESULT_KEYS = {
     "fid": {"frechet_inception_distance": ""},
@@ -44,6 +53,16 @@ _RESULT_KEYS = {
     "kid": {"kernel_inception_distance_mean": "_mean", "kernel_inception_distance_std": "_std"},
     "pr": {"precision": "_precision", "recall": "_recall"},
 }
+for _kind in ("fid", "is", "kid"):
+    _RESULT_KEYS["d" + _kind] = _RESULT_KEYS[_kind]
+DIGITS_KINDS = ("dfid", "dis", "dkid", "dcov")  # the digits classifier's (digits_metric.py)
+
+
+def feature_extractor_of(kind: str) -> str:
+    """Which network a metric kind reads features from: inception, vgg16 or digits."""
+    if kind in DIGITS_KINDS:
+        return "digits"
+    return "vgg16" if kind == "pr" else "inception"
 
 
 class EvalError(ValueError):
@@ -64,8 +83,9 @@ def parse_metrics(text: str) -> list[MetricSpec]:
         m = _METRIC.match(name)
         if not m:
             raise EvalError(
-                f"unknown metric {name!r}; write fid|is|kid|pr followed by a sample count, "
-                "e.g. fid50k, is10k, kid1000, pr50k"
+                f"unknown metric {name!r}; write fid|is|kid|pr (Inception/VGG) or "
+                "dfid|dkid|dis|dcov (digits classifier) followed by a sample count, "
+                "e.g. fid50k, is10k, kid1000, pr50k, dfid2k"
             )
         count = int(m.group(2)) * (1000 if m.group(3) else 1)
         if count < 2:
@@ -130,14 +150,25 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 class Uint8Generator(nn.Module):
     """G(z) as uint8 images, on whatever device torch-fidelity's noise arrives."""
 
-    def __init__(self, generator: nn.Module) -> None:
+    def __init__(self, generator: nn.Module, noise_seed: int = 0) -> None:
         super().__init__()
         self.generator = generator
+        device = next(generator.parameters()).device
+        # v2 noise injection draws from a private RNG: evaluation never touches the global
+        # RNG (the training state's), and the same snapshot gives the same numbers.
+        self.rng = torch.Generator(device=device).manual_seed(noise_seed)
 
     @torch.no_grad()
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         device = next(self.generator.parameters()).device
-        return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
+        noises = [m for m in self.generator.modules() if isinstance(m, NoiseInjection)]
+        for m in noises:
+            m.generator = self.rng
+        try:
+            return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
+        finally:
+            for m in noises:
+                m.generator = None
 
 
 def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
@@ -168,25 +199,44 @@ def evaluate(
         real: the reference images in [-1, 1] (e.g. the training set).
         real_key: names the real set in the feature cache (data set + resolution + count).
         inception_weights: a local weights file (see ``resolve_inception_weights``).
+            Digits metrics (dfid, dkid, dis, dcov) ignore ``real``: their reference is the
+            held-out ``digits-test`` split (see ``digits_metric.py``).
     Returns:
         ``{"fid50k": ..., "is50k_mean": ..., "kid50k_mean": ..., "pr50k_precision": ...}``.
     """
     import torch_fidelity
 
     device = next(generator.parameters()).device
-    n_real = len(real)  # type: ignore[arg-type]
     results: dict[str, float] = {}
-    # Precision/recall uses torch-fidelity's VGG-16 features (as Kynkäänniemi et al.), the
-    # others Inception-v3: one torch-fidelity call per (sample count, feature extractor).
-    groups = sorted({(m.num_samples, m.kind == "pr") for m in metrics})
-    for count, is_pr in groups:
-        group = [m for m in metrics if m.num_samples == count and (m.kind == "pr") == is_pr]
+    # One torch-fidelity call per (sample count, feature extractor): Inception-v3 for
+    # fid/is/kid, VGG-16 for precision/recall (as Kynkäänniemi et al.), the digits
+    # classifier for dfid/dis/dkid; dcov reads the classifier's predictions directly.
+    groups = sorted({(m.num_samples, feature_extractor_of(m.kind)) for m in metrics})
+    for count, extractor in groups:
+        group = [
+            m
+            for m in metrics
+            if m.num_samples == count and feature_extractor_of(m.kind) == extractor
+        ]
         kinds = {m.kind for m in group}
+        if "dcov" in kinds:
+            results.update(_digit_coverage(generator, latent_dim, count, batch_size, group))
+            kinds.discard("dcov")
+            if not kinds:
+                continue
         kwargs = {_FIDELITY_FLAG[k]: True for k in kinds}
-        if "kid" in kinds:
+        reference, reference_key = real, real_key
+        if extractor == "digits":
+            kwargs.update(_digits_extractor_kwargs())
+            reference, reference_key = _digits_reference()
+            weights_name = f"digits-cnn-{kwargs['feature_extractor_weights_path'].stem}"
+        else:
+            weights = inception_weights if extractor == "inception" else None
+            kwargs["feature_extractor_weights_path"] = str(weights) if weights else None
+            weights_name = "vgg16" if extractor == "vgg16" else weights_tag(inception_weights)
+        n_real = len(reference)  # type: ignore[arg-type]
+        if kinds & {"kid", "dkid"}:
             kwargs["kid_subset_size"] = min(1000, count, n_real)
-        weights = None if is_pr else inception_weights
-        tag = "vgg16" if is_pr else weights_tag(inception_weights)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -195,19 +245,18 @@ def evaluate(
                         Uint8Generator(generator), latent_dim, "normal", 0
                     ),
                     input1_model_num_samples=count,
-                    input2=MappedDataset(real, to_uint8),
-                    input2_cache_name=f"transgan-{real_key}-n{n_real}-{tag}",
+                    input2=MappedDataset(reference, to_uint8),
+                    input2_cache_name=f"transgan-{reference_key}-n{n_real}-{weights_name}",
                     cache=True,
                     cache_root=cache_dir,
                     cuda=device.type == "cuda",
                     batch_size=batch_size,
-                    feature_extractor_weights_path=str(weights) if weights else None,
                     verbose=verbose,
                     save_cpu_ram=True,
                     **kwargs,
                 )
         except OSError as err:  # urllib's URLError is an OSError
-            if is_pr:
+            if extractor == "vgg16":
                 raise EvalError(
                     f"precision/recall needs torch-fidelity's VGG-16 weights, which could not "
                     f"be downloaded ({err}); run pr* metrics on a connected machine once so "
@@ -220,6 +269,46 @@ def evaluate(
                 f"{Path(torch.hub.get_dir()) / 'checkpoints'}"
             ) from err
         for spec in group:
+            if spec.kind == "dcov":
+                continue
             for src, suffix in _RESULT_KEYS[spec.kind].items():
                 results[spec.name + suffix] = float(raw[src])
     return results
+
+
+def _digits_extractor_kwargs() -> dict:
+    from transgan import digits_metric
+
+    digits_metric.register()
+    return {
+        "feature_extractor": digits_metric.EXTRACTOR_NAME,
+        "feature_layer_fid": "128",
+        "feature_layer_kid": "128",
+        "feature_layer_isc": "logits_unbiased",
+        "feature_extractor_weights_path": digits_metric.classifier_path(),
+    }
+
+
+def _digits_reference() -> tuple[Dataset, str]:
+    """The held-out digits at the classifier's 16 px: the digits metrics' reference."""
+    from transgan.data.datasets import data_key, load_digits
+
+    return load_digits(16, "test"), data_key("digits-test", 16)
+
+
+def _digit_coverage(
+    generator: nn.Module, latent_dim: int, count: int, batch_size: int, group: list[MetricSpec]
+) -> dict[str, float]:
+    """``dcovN``: share of the ten digits among N samples' confident predictions."""
+    from transgan import digits_metric
+
+    device = next(generator.parameters()).device
+    z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(0))
+    images = torch.cat([Uint8Generator(generator)(c.to(device)).cpu() for c in z.split(batch_size)])
+    covered, confident = digits_metric.coverage(images)
+    out = {}
+    for spec in group:
+        if spec.kind == "dcov":
+            out[spec.name] = covered
+            out[spec.name + "_confident"] = confident
+    return out

@@ -20,23 +20,52 @@ from transgan.models.conv import (
     ConvGenerator,
     ConvGeneratorConfig,
 )
-from transgan.models.discriminator import Discriminator, DiscriminatorConfig
+from transgan.models.dcgan import (
+    DCGANDiscriminator,
+    DCGANDiscriminatorConfig,
+    DCGANGenerator,
+    DCGANGeneratorConfig,
+)
+from transgan.models.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    MultiScaleDiscriminator,
+    MultiScaleDiscriminatorConfig,
+)
 from transgan.models.generator import Generator, GeneratorConfig
 
-ARCHS = ("transformer", "conv")
-G_CONFIGS = {"transformer": GeneratorConfig, "conv": ConvGeneratorConfig}
-D_CONFIGS = {"transformer": DiscriminatorConfig, "conv": ConvDiscriminatorConfig}
-AnyGeneratorConfig = GeneratorConfig | ConvGeneratorConfig
-AnyDiscriminatorConfig = DiscriminatorConfig | ConvDiscriminatorConfig
+ARCHS = ("transformer", "conv", "dcgan")  # for g_arch / d_arch overrides
+G_CONFIGS = {
+    "transformer": GeneratorConfig,
+    "conv": ConvGeneratorConfig,
+    "dcgan": DCGANGeneratorConfig,
+}
+D_CONFIGS = {
+    "transformer": DiscriminatorConfig,
+    "multiscale": MultiScaleDiscriminatorConfig,
+    "conv": ConvDiscriminatorConfig,
+    "dcgan": DCGANDiscriminatorConfig,
+}
+G_NETWORKS = {GeneratorConfig: Generator, ConvGeneratorConfig: ConvGenerator}
+G_NETWORKS[DCGANGeneratorConfig] = DCGANGenerator
+D_NETWORKS = {DiscriminatorConfig: Discriminator, ConvDiscriminatorConfig: ConvDiscriminator}
+D_NETWORKS[DCGANDiscriminatorConfig] = DCGANDiscriminator
+D_NETWORKS[MultiScaleDiscriminatorConfig] = MultiScaleDiscriminator
+AnyGeneratorConfig = GeneratorConfig | ConvGeneratorConfig | DCGANGeneratorConfig
+AnyDiscriminatorConfig = (
+    DiscriminatorConfig
+    | MultiScaleDiscriminatorConfig
+    | ConvDiscriminatorConfig
+    | DCGANDiscriminatorConfig
+)
 
 
 def arch_of(config: object) -> str:
-    """ "transformer" or "conv" for a network config."""
-    return (
-        "conv"
-        if isinstance(config, ConvGeneratorConfig | ConvDiscriminatorConfig)
-        else ("transformer")
-    )
+    """ "transformer", "conv" or "dcgan" for a network config."""
+    for arch, cls in (*G_CONFIGS.items(), *D_CONFIGS.items()):
+        if type(config) is cls:
+            return arch
+    raise TypeError(f"not a network config: {config!r}")
 
 
 @dataclass(frozen=True)
@@ -70,8 +99,8 @@ class ModelConfig:
         d = dict(data["discriminator"])
         g_cls = G_CONFIGS[g.pop("arch", "transformer")]
         d_cls = D_CONFIGS[d.pop("arch", "transformer")]
-        if "depths" in g:
-            g["depths"] = tuple(g["depths"])
+        g = {k: tuple(v) if isinstance(v, list) else v for k, v in g.items()}
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(
             name=data["name"],
             generator=g_cls(**g),
@@ -177,6 +206,218 @@ def transgan_digits() -> ModelConfig:
     )
 
 
+# ---------------------------------------------------------------------------------------
+# TransGAN v2 (SPEC-v2): the authors' later configurations, and ours at 64 and 128 px
+# ---------------------------------------------------------------------------------------
+
+
+def _v2_scale2_d(img_size: int, norm: str) -> MultiScaleDiscriminatorConfig:
+    """The CIFAR/STL discriminator: 2 scales (p = 2), relative bias and noise everywhere."""
+    return MultiScaleDiscriminatorConfig(
+        img_size=img_size, patch_size=2, scale_dims=(288, 96), depths=(3, 3), norm=norm
+    )
+
+
+@register_preset
+def transgan2_cifar10() -> ModelConfig:
+    """CIFAR-10 32px, the authors' later model (SPEC-v2 §3.1, §4.1)."""
+    return ModelConfig(
+        name="transgan2_cifar10",
+        generator=GeneratorConfig(
+            latent_dim=256,
+            bottom_width=8,
+            dim=1024,
+            depths=(5, 4, 2),
+            rel_bias=True,
+            init="pytorch",
+        ),
+        discriminator=_v2_scale2_d(32, "ln"),
+        dataset="cifar10",
+        paper="IS 9.02 / FID 9.26",
+    )
+
+
+@register_preset
+def transgan2_stl10() -> ModelConfig:
+    """STL-10 48px, the authors' later model (PixelNorm)."""
+    return ModelConfig(
+        name="transgan2_stl10",
+        generator=GeneratorConfig(
+            latent_dim=512,
+            bottom_width=12,
+            dim=1024,
+            depths=(7, 5, 3),
+            rel_bias=True,
+            norm="pn",
+            init="pytorch",
+        ),
+        discriminator=_v2_scale2_d(48, "pn"),
+        dataset="stl10",
+        paper="STL-10: IS 10.43 / FID 18.28",
+    )
+
+
+def _v2_256_generator(cross_attention: bool) -> GeneratorConfig:
+    """The 256-px generators: bicubic ×2 twice, then PixelShuffle; 16×16 windows from 64²."""
+    return GeneratorConfig(
+        latent_dim=512,
+        bottom_width=8,
+        dim=1024,
+        depths=(0 if cross_attention else 5, 4, 4, 4, 4, 4),
+        upsample=("bicubic", "bicubic", "pixel")
+        + (("updown", "updown") if cross_attention else ("pixel", "pixel")),
+        windows=(0, 0, 0, 16, 16, 16),
+        rel_bias=True,
+        noise=True,
+        norm="pn",
+        cross_attention=cross_attention,
+        init="pytorch",
+    )
+
+
+@register_preset
+def transgan2_church256() -> ModelConfig:
+    """LSUN Church 256px, the authors' later model (SPEC-v2 §3.2, §4.2)."""
+    return ModelConfig(
+        name="transgan2_church256",
+        generator=_v2_256_generator(cross_attention=False),
+        discriminator=MultiScaleDiscriminatorConfig(
+            img_size=256,
+            patch_size=4,
+            scale_dims=(288, 48, 48),
+            depths=(3, 3, 4),
+            windows=(16, 0, 0),
+            global_tail=(1, 0, 0),
+            noise=False,
+        ),
+        dataset="lsun-church",
+        paper="LSUN Church 256",
+    )
+
+
+@register_preset
+def transgan2_celebahq256() -> ModelConfig:
+    """CelebA-HQ 256px, the authors' later model: cross-attention G (SPEC-v2 §3.3, §4.3)."""
+    return ModelConfig(
+        name="transgan2_celebahq256",
+        generator=_v2_256_generator(cross_attention=True),
+        discriminator=MultiScaleDiscriminatorConfig(
+            img_size=256,
+            patch_size=2,
+            scale_dims=(96, 96, 192),
+            depths=(3, 3, 4),
+            windows=(4, 4, 0),
+            global_tail=(0, 1, 0),
+            rel_bias=False,
+            noise=False,
+            overlap_first=True,
+        ),
+        dataset="celeba-hq",
+        paper="CelebA-HQ 256",
+    )
+
+
+@register_preset
+def transgan2_celeba64() -> ModelConfig:
+    """Faces 64px — our design, not the authors': the CIFAR plan one stage deeper, with
+    16×16 windows at 64² and the 2-scale D at p = 4 (cost of the 32-px model per token)."""
+    return ModelConfig(
+        name="transgan2_celeba64",
+        generator=GeneratorConfig(
+            latent_dim=512,
+            bottom_width=8,
+            dim=1024,
+            depths=(5, 4, 2, 2),
+            upsample=("bicubic", "pixel", "pixel"),
+            windows=(0, 0, 0, 16),
+            rel_bias=True,
+            noise=True,
+            norm="pn",
+            init="pytorch",
+        ),
+        discriminator=MultiScaleDiscriminatorConfig(
+            img_size=64,
+            patch_size=2,
+            scale_dims=(192, 96, 96),
+            depths=(3, 3, 3),
+            windows=(16, 0, 0),
+            global_tail=(1, 0, 0),
+        ),
+        dataset="celeba",
+        paper="(ours; no authors' result)",
+    )
+
+
+@register_preset
+def transgan2_celeba128() -> ModelConfig:
+    """Faces 128px — our design: the 256-px church plan one stage shorter (16×16 windows
+    from 64²) and its 3-scale D at p = 4."""
+    return ModelConfig(
+        name="transgan2_celeba128",
+        generator=GeneratorConfig(
+            latent_dim=512,
+            bottom_width=8,
+            dim=1024,
+            depths=(5, 4, 4, 4, 4),
+            upsample=("bicubic", "bicubic", "pixel", "pixel"),
+            windows=(0, 0, 0, 16, 16),
+            rel_bias=True,
+            noise=True,
+            norm="pn",
+            init="pytorch",
+        ),
+        discriminator=MultiScaleDiscriminatorConfig(
+            img_size=128,
+            patch_size=4,
+            scale_dims=(288, 48, 48),
+            depths=(3, 3, 4),
+            windows=(16, 0, 0),
+            global_tail=(1, 0, 0),
+            noise=False,
+        ),
+        dataset="celeba",
+        paper="(ours; no authors' result)",
+    )
+
+
+@register_preset
+def transgan2_tiny() -> ModelConfig:
+    """A tiny v2 model at 16px for CPU tests: every v2 piece (bicubic and PixelShuffle,
+    windows, relative bias, noise, 2-scale D) at toy widths (not from the paper)."""
+    return ModelConfig(
+        name="transgan2_tiny",
+        generator=GeneratorConfig(
+            latent_dim=32,
+            bottom_width=4,
+            dim=64,
+            depths=(1, 1, 1),
+            upsample=("bicubic", "pixel"),
+            windows=(0, 0, 8),
+            rel_bias=True,
+            noise=True,
+        ),
+        discriminator=MultiScaleDiscriminatorConfig(
+            img_size=16,
+            patch_size=2,
+            scale_dims=(24, 8),
+            depths=(1, 1),
+            windows=(4, 0),
+        ),
+        dataset="digits",
+    )
+
+
+@register_preset
+def dcgan_digits() -> ModelConfig:
+    """The DCGAN-sized conv reference at 16 px (G 0.30 M, D 0.04 M; not a transformer)."""
+    return ModelConfig(
+        name="dcgan_digits",
+        generator=DCGANGeneratorConfig(latent_dim=64, bottom_width=4, channels=32, num_up=2),
+        discriminator=DCGANDiscriminatorConfig(img_size=16, channels=32, num_down=2),
+        dataset="digits",
+    )
+
+
 def list_models() -> list[str]:
     """Names of all registered presets, in registration order."""
     return list(_REGISTRY)
@@ -205,8 +446,15 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
         if size % 8:
             raise ValueError(f"the conv generator needs an image size divisible by 8, got {size}")
         config = dataclasses.replace(config, generator=ConvGeneratorConfig(bottom_width=size // 8))
+    if g_arch == "dcgan":
+        if size % 4 or size & (size - 1):
+            raise ValueError(f"the DCGAN generator needs a power-of-two size >= 4, got {size}")
+        num_up = size.bit_length() - 3  # 4 · 2^num_up = size
+        config = dataclasses.replace(config, generator=DCGANGeneratorConfig(num_up=num_up))
     if d_arch == "conv":
         config = dataclasses.replace(config, discriminator=ConvDiscriminatorConfig(img_size=size))
+    if d_arch == "dcgan":
+        config = dataclasses.replace(config, discriminator=DCGANDiscriminatorConfig(img_size=size))
     g_fields = {f.name for f in dataclasses.fields(config.generator)}
     d_fields = {f.name for f in dataclasses.fields(config.discriminator)}
     g_over: dict[str, Any] = {}
@@ -214,9 +462,9 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
     for key, value in overrides.items():
         prefix, _, field = key.partition("_")
         if prefix == "g" and field in g_fields:
-            g_over[field] = tuple(value) if field == "depths" else value
+            g_over[field] = tuple(value) if isinstance(value, list | tuple) else value
         elif prefix == "d" and field in d_fields:
-            d_over[field] = value
+            d_over[field] = tuple(value) if isinstance(value, list | tuple) else value
         else:
             valid = sorted([f"g_{f}" for f in g_fields] + [f"d_{f}" for f in d_fields])
             valid += ["g_arch", "d_arch"]
@@ -229,16 +477,12 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
 
 def build_generator(config: ModelConfig) -> nn.Module:
     """The generator network of ``config``."""
-    if isinstance(config.generator, ConvGeneratorConfig):
-        return ConvGenerator(config.generator)
-    return Generator(config.generator)
+    return G_NETWORKS[type(config.generator)](config.generator)
 
 
 def build_discriminator(config: ModelConfig) -> nn.Module:
     """The discriminator network of ``config``."""
-    if isinstance(config.discriminator, ConvDiscriminatorConfig):
-        return ConvDiscriminator(config.discriminator)
-    return Discriminator(config.discriminator)
+    return D_NETWORKS[type(config.discriminator)](config.discriminator)
 
 
 def build_gan(config: ModelConfig) -> GAN:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
+
+from transgan.models.layers import NoiseInjection
 
 
 def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -12,11 +17,38 @@ def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cp
     return torch.randn(n, latent_dim, generator=gen).to(device)
 
 
+@contextlib.contextmanager
+def noise_seed(generator: nn.Module, seed: int) -> Iterator[None]:
+    """Inside the block, ``generator``'s noise injections draw from one private RNG seeded
+    with ``seed`` — so the same latents and seed give the same images, and torch's global
+    RNG (the training state's) is left untouched. A no-op for networks without noise."""
+    modules = [m for m in generator.modules() if isinstance(m, NoiseInjection)]
+    if not modules:
+        yield
+        return
+    device = next(generator.parameters()).device
+    rng = torch.Generator(device=device).manual_seed(seed)
+    for m in modules:
+        m.generator = rng
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.generator = None
+
+
 @torch.no_grad()
-def generate_images(generator: nn.Module, z: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """G(z) in batches, clamped to [-1, 1], on the CPU."""
-    out = [generator(chunk).clamp(-1, 1).cpu() for chunk in z.split(batch_size)]
+def generate_images(
+    generator: nn.Module, z: torch.Tensor, batch_size: int = 64, noise_seed: int = 0
+) -> torch.Tensor:
+    """G(z) in batches, clamped to [-1, 1], on the CPU; noise injections (v2) draw from
+    ``noise_seed`` (see ``noise_seed``)."""
+    with _noise_seed(generator, noise_seed):
+        out = [generator(chunk).clamp(-1, 1).cpu() for chunk in z.split(batch_size)]
     return torch.cat(out)
+
+
+_noise_seed = noise_seed
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

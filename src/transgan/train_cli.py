@@ -17,7 +17,16 @@ from transgan.recipes import get_recipe, list_recipes
 from transgan.training.config import PRECISIONS, TrainConfig
 
 # Options that may change when a run is resumed; everything else comes from config.json.
-RESUMABLE = {"kimg", "tick", "snap", "workers", "device", "max_bad_steps", "keep_states"}
+RESUMABLE = {
+    "kimg",
+    "max_time",
+    "tick",
+    "snap",
+    "workers",
+    "device",
+    "max_bad_steps",
+    "keep_states",
+}
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -95,6 +104,13 @@ Examples:
     help="Training length in thousands of real images shown to D.",
 )
 @click.option(
+    "--max-time",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Also stop after this many seconds of training (metrics excluded; counted across "
+    "resumes), with a snapshot and a training state; 0 = no limit.",
+)
+@click.option(
     "--tick",
     type=click.FloatRange(min=0, min_open=True),
     default=4.0,
@@ -107,6 +123,13 @@ Examples:
 @click.option("--batch", type=click.IntRange(1), default=64, help="D batch (all ranks).")
 @click.option("--g-batch", type=click.IntRange(1), default=128, help="G batch (all ranks).")
 @click.option("--n-critic", type=click.IntRange(1), default=5, help="D steps per G step.")
+@click.option(
+    "--accum-steps",
+    type=click.IntRange(1),
+    default=1,
+    help="Split each D and G batch into this many micro-batches whose gradients add up "
+    "before one optimizer step (same update, less memory).",
+)
 @click.option("--loss", type=click.Choice(LOSSES), default="wgangp-eps")
 @click.option("--gp-weight", type=click.FloatRange(0), default=10.0)
 @click.option("--r1-gamma", type=click.FloatRange(0), default=1.0, help="logistic loss only.")
@@ -276,6 +299,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         data_root=opts["data_root"],
         max_broken_fraction=opts["max_broken_fraction"],
         kimg=opts["kimg"],
+        max_time=opts["max_time"],
         tick_kimg=opts["tick"],
         snap_ticks=opts["snap"],
         keep_states=opts["keep_states"],
@@ -283,6 +307,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         batch=opts["batch"],
         g_batch=opts["g_batch"],
         n_critic=opts["n_critic"],
+        accum_steps=opts["accum_steps"],
         loss=loss,
         lr_g=opts["lr_g"],
         lr_d=opts["lr_d"],
@@ -317,6 +342,7 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
     current = json.loads(json.dumps(cfg.to_dict()))
     fields = {
         "kimg",
+        "max_time",
         "tick_kimg",
         "snap_ticks",
         "workers",

@@ -1,7 +1,9 @@
 """Data sets, all returning (3, R, R) float images in [-1, 1] at the model's resolution R.
 
-- ``digits``: scikit-learn's 1,797 handwritten digits (8×8, shipped inside the wheel, no
-  download), upscaled to R and repeated to RGB — the offline default.
+- ``digits``: scikit-learn's handwritten digits (8×8, shipped inside the wheel, no
+  download), upscaled to R and repeated to RGB — the offline default. ``digits`` is the
+  training split (1,198 images); ``digits-test`` the 599 held out as the digits metrics'
+  reference.
 - ``cifar10``, ``stl10`` (unlabeled split), ``celeba`` (centre crop): torchvision, downloaded
   into ``root`` on first use.
 - any folder: every image below it, centre-cropped to a square and resized to R.
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-BUILTIN_DATASETS = ("digits", "cifar10", "stl10", "celeba")
+BUILTIN_DATASETS = ("digits", "digits-test", "cifar10", "stl10", "celeba")
 
 
 class DataError(ValueError):
@@ -41,11 +43,34 @@ class TensorImages(Dataset):
         return self.images[index]
 
 
-def load_digits(resolution: int) -> TensorImages:
-    """scikit-learn's digits as white-on-black RGB images at ``resolution``."""
+DIGITS_SPLITS = ("train", "test", "all")
+
+
+def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's digits as (N, 8, 8) floats in [0, 1] and (N,) labels, for ``split``.
+
+    A fixed shuffle (seed 0) holds out every third image — 599 of the 1,797 — as ``test``:
+    the reference of the digits metrics (``digits_metric.py``), never trained on when
+    ``--data digits`` (= ``train``, 1,198 images) is used. ``all`` is every image.
+    """
     from sklearn.datasets import load_digits as sk_digits
 
-    pixels = torch.as_tensor(sk_digits().images, dtype=torch.float32) / 16.0  # (N, 8, 8) in [0, 1]
+    if split not in DIGITS_SPLITS:
+        raise ValueError(f"digits split must be one of {DIGITS_SPLITS}, got {split!r}")
+    bunch = sk_digits()
+    pixels = torch.as_tensor(bunch.images, dtype=torch.float32) / 16.0  # (N, 8, 8) in [0, 1]
+    labels = torch.as_tensor(bunch.target, dtype=torch.long)
+    if split == "all":
+        return pixels, labels
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    held_out = torch.arange(len(labels)) % 3 == 2
+    keep = order[held_out] if split == "test" else order[~held_out]
+    return pixels[keep], labels[keep]
+
+
+def load_digits(resolution: int, split: str = "train") -> TensorImages:
+    """scikit-learn's digits (``split``) as white-on-black RGB images at ``resolution``."""
+    pixels, _ = digits_split(split)
     images = pixels[:, None]  # (N, 8, 8) -> (N, 1, 8, 8)
     images = F.interpolate(images, size=(resolution, resolution), mode="bilinear")
     images = images.clamp(0, 1).repeat(1, 3, 1, 1) * 2 - 1  # (N, 1, R, R) -> (N, 3, R, R)
@@ -109,7 +134,13 @@ def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Data
 
 
 # The split each built-in name trains on (and is evaluated against).
-BUILTIN_SPLITS = {"digits": "all", "cifar10": "train", "stl10": "unlabeled", "celeba": "train"}
+BUILTIN_SPLITS = {
+    "digits": "train",
+    "digits-test": "test",
+    "cifar10": "train",
+    "stl10": "unlabeled",
+    "celeba": "train",
+}
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -157,7 +188,9 @@ def build_dataset(
     ``max_broken_fraction``: for folders, the share of undecodable files that stops training.
     """
     if data == "digits":
-        return load_digits(resolution)
+        return load_digits(resolution, "train")
+    if data == "digits-test":
+        return load_digits(resolution, "test")
     if data in BUILTIN_DATASETS:
         return _torchvision(data, resolution, Path(root), download)
     folder = Path(data)

@@ -1,6 +1,18 @@
-"""Networks: the transformer blocks, the TransGAN generator and discriminator."""
+"""Networks: the transformer blocks, the TransGAN generator and discriminators."""
 
-from transgan.models.discriminator import Discriminator, DiscriminatorConfig
+from transgan.models.discriminator import (
+    Discriminator,
+    DiscriminatorConfig,
+    MultiScaleDiscriminator,
+    MultiScaleDiscriminatorConfig,
+)
 from transgan.models.generator import Generator, GeneratorConfig
 
-__all__ = ["Discriminator", "DiscriminatorConfig", "Generator", "GeneratorConfig"]
+__all__ = [
+    "Discriminator",
+    "DiscriminatorConfig",
+    "Generator",
+    "GeneratorConfig",
+    "MultiScaleDiscriminator",
+    "MultiScaleDiscriminatorConfig",
+]

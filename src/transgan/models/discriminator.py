@@ -1,23 +1,31 @@
-"""The TransGAN v1 patch-level discriminator: a ViT with one logit per image.
+"""TransGAN discriminators: ViTs with one logit per image.
 
-Image -> 4x4-pixel patches -> Linear to dim -> [cls] + tokens + position embedding ->
-blocks -> LayerNorm -> Linear(dim, 1) on the [cls] token.
+v1 (patch-level): image -> 4x4-pixel patches -> Linear to dim -> [cls] + tokens + position
+embedding -> blocks -> LayerNorm -> Linear(dim, 1) on the [cls] token.
+v2 (multi-scale, SPEC-v2 §4): the image is patchified at 2 or 3 scales; each scale's
+tokens are pooled 2×2 and concatenated with the next scale's patches; the cls token joins
+only for the final block.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from transgan.models.layers import (
     ATTENTION_IMPLS,
+    NORMS,
     Block,
     block_flops,
     count_params,
+    downsample_tokens,
     init_transformer_weights,
+    make_norm,
 )
 
 
@@ -101,3 +109,186 @@ class Discriminator(nn.Module):
         flops = 2 * n * 3 * c.patch_size**2 * c.dim
         flops += c.depth * block_flops(n + 1, c.dim, c.mlp_ratio)
         return flops + 2 * c.dim
+
+
+# ---------------------------------------------------------------------------------------
+# TransGAN v2: the multi-scale discriminator (SPEC-v2 §4)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultiScaleDiscriminatorConfig:
+    img_size: int = 32  # side of the square input image
+    patch_size: int = 2  # patch side p of scale 1; scale k reads patches of p·2^(k−1)
+    scale_dims: tuple[int, ...] = (288, 96)  # channels each scale's patchifier adds
+    depths: tuple[int, ...] = (3, 3)  # blocks per scale (before the final cls block)
+    windows: tuple[int, ...] = ()  # attention window side per scale; 0 = global; () = global
+    global_tail: tuple[int, ...] = ()  # windowed scales: trailing blocks that attend globally
+    rel_bias: bool = True  # relative position bias over each attended square
+    noise: bool = True  # noise injection on every attention input (incl. the last block)
+    norm: str = "ln"  # "ln" (LayerNorm) or "pn" (PixelNorm), also the final norm
+    overlap_first: bool = False  # scale 1 reads 2p-wide patches with stride p (CelebA-HQ)
+    num_heads: int = 4  # attention heads in every block
+    mlp_ratio: float = 4.0  # MLP hidden width / dim
+    attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
+
+    def __post_init__(self) -> None:
+        n = len(self.scale_dims)
+        if n < 1 or len(self.depths) != n:
+            raise ValueError(
+                f"scale_dims and depths need one entry per scale, got {self.scale_dims} "
+                f"and {self.depths}"
+            )
+        for name, values in (("windows", self.windows), ("global_tail", self.global_tail)):
+            if values and len(values) != n:
+                raise ValueError(f"{name} needs one entry per scale ({n}), got {values}")
+        coarsest = self.patch_size * 2 ** (n - 1)
+        if self.img_size % coarsest:
+            raise ValueError(
+                f"img_size {self.img_size} must be divisible by the coarsest patch {coarsest} "
+                f"(patch_size {self.patch_size}, {n} scales)"
+            )
+        if self.overlap_first and self.patch_size % 2:
+            raise ValueError("overlap_first needs an even patch_size (padding p/2)")
+        for w, side in zip(self.scale_windows, self.grids, strict=True):
+            if w < 0 or (w and side % w):
+                raise ValueError(f"window {w} must divide its scale's token grid side {side}")
+        for d in self.dims:
+            if d % self.num_heads:
+                raise ValueError(f"discriminator dim {d} is not divisible by {self.num_heads}")
+        if any(d < 1 for d in self.depths):
+            raise ValueError(f"discriminator depths must be >= 1, got {self.depths}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.attn_impl not in ATTENTION_IMPLS:
+            raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+
+    @property
+    def scale_windows(self) -> tuple[int, ...]:
+        return self.windows or (0,) * len(self.scale_dims)
+
+    @property
+    def tails(self) -> tuple[int, ...]:
+        return self.global_tail or (0,) * len(self.scale_dims)
+
+    @property
+    def grids(self) -> tuple[int, ...]:
+        """Token grid side per scale."""
+        return tuple(self.img_size // (self.patch_size * 2**k) for k in range(len(self.depths)))
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """Token width per scale: each scale concatenates its patchifier's channels."""
+        return tuple(itertools.accumulate(self.scale_dims))
+
+
+class Patchify(nn.Module):
+    """A strided conv over patches, as a Linear on unfolded patches: (B, 3, H, W) -> (B, N, C).
+
+    ``overlap``: patches of 2p with stride p and padding p/2 (the CelebA-HQ D's first scale).
+    """
+
+    def __init__(self, patch: int, dim: int, overlap: bool = False) -> None:
+        super().__init__()
+        self.patch, self.overlap = patch, overlap
+        kernel = 2 * patch if overlap else patch
+        self.proj = nn.Linear(3 * kernel * kernel, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch
+        if self.overlap:  # (B, 3, H, W) -> (B, 3·2p·2p, N), channel-major like a conv kernel
+            cols = F.unfold(x, kernel_size=2 * p, stride=p, padding=p // 2)
+            return self.proj(cols.transpose(1, 2))
+        patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
+        return self.proj(patches)
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """TransGAN v2 discriminator. ``forward(x)`` returns logits (B,).
+
+    Scale k patchifies the image at patch p·2^(k−1); after a scale's blocks its tokens are
+    2×2 average-pooled and concatenated (channels) with the next scale's patches. The cls
+    token enters only before the final single block, without position embedding.
+    """
+
+    def __init__(self, config: MultiScaleDiscriminatorConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.patchify = nn.ModuleList(
+            Patchify(c.patch_size * 2**k, d, overlap=c.overlap_first and k == 0)
+            for k, d in enumerate(c.scale_dims)
+        )
+        self.pos_embeds = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, g * g, d)) for g, d in zip(c.grids, c.dims, strict=True)
+        )
+
+        def block(dim: int, grid: int, window: int, rel: bool) -> Block:
+            return Block(
+                dim,
+                num_heads=c.num_heads,
+                mlp_ratio=c.mlp_ratio,
+                attn_impl=c.attn_impl,
+                norm=c.norm,
+                grid=grid,
+                window=window,
+                rel_bias=rel,
+                noise=c.noise,
+            )
+
+        self.scales = nn.ModuleList(
+            nn.ModuleList(
+                block(d, g, w if i < depth - tail else 0, c.rel_bias) for i in range(depth)
+            )
+            for d, g, w, depth, tail in zip(
+                c.dims, c.grids, c.scale_windows, c.depths, c.tails, strict=True
+            )
+        )
+        final = c.dims[-1]
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, final))
+        self.last_block = block(final, 0, 0, False)
+        self.norm = make_norm(c.norm, final)
+        self.head = nn.Linear(final, 1)
+        self.apply(init_transformer_weights)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        for pos in self.pos_embeds:
+            nn.init.trunc_normal_(pos, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if x.shape[-1] != c.img_size or x.shape[-2] != c.img_size:
+            raise ValueError(
+                f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
+            )
+        tokens = None
+        for k, blocks in enumerate(self.scales):
+            patches = self.patchify[k](x)  # (B, 3, H, W) -> (B, g_k², scale_dims[k])
+            if tokens is not None:  # (B, g_{k-1}², C) -> (B, g_k², C) -> concat channels
+                tokens = downsample_tokens(tokens, c.grids[k - 1])
+                patches = torch.cat([tokens, patches], dim=-1)
+            tokens = patches + self.pos_embeds[k]
+            for blk in blocks:
+                tokens = blk(tokens)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
+        tokens = self.last_block(torch.cat([cls, tokens], dim=1))  # (B, 1 + N, C)
+        return self.head(self.norm(tokens[:, 0])).squeeze(-1)  # (B, C) -> (B,)
+
+    def set_grad_checkpointing(self, enabled: bool = True) -> None:
+        for blk in [*itertools.chain.from_iterable(self.scales), self.last_block]:
+            blk.grad_checkpointing = enabled
+
+    def count_params(self) -> int:
+        return count_params(self)
+
+    def estimate_flops(self) -> int:
+        """Forward FLOPs per image (multiply-add = 2); see ``block_flops``."""
+        c = self.config
+        flops = 0
+        for k, (g, d, w, depth, tail) in enumerate(
+            zip(c.grids, c.dims, c.scale_windows, c.depths, c.tails, strict=True)
+        ):
+            layer = self.patchify[k].proj
+            flops += 2 * g * g * layer.in_features * layer.out_features
+            flops += (depth - tail) * block_flops(g * g, d, c.mlp_ratio, window=w)
+            flops += tail * block_flops(g * g, d, c.mlp_ratio)
+        flops += block_flops(c.grids[-1] ** 2 + 1, c.dims[-1], c.mlp_ratio)
+        return flops + 2 * c.dims[-1]

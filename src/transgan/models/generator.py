@@ -1,7 +1,13 @@
-"""The TransGAN v1 "memory-friendly" generator: a pure transformer, no convolution.
+"""The TransGAN generator, v1 and v2: a pure transformer, no convolution.
 
-z -> Linear -> (bottom_width², dim) tokens -> stage 1 blocks -> [PixelShuffle(2): resolution
-×2, channels ÷4 -> stage blocks] ... -> per-token Linear to RGB.
+z -> Linear -> (bottom_width², dim) tokens -> stage 1 blocks -> [upsample ×2 -> + position
+embedding -> stage blocks] ... -> per-token Linear to RGB.
+
+One class, driven by a per-stage plan in ``GeneratorConfig``: the v1 "memory-friendly"
+generator is the default plan (PixelShuffle between stages, global attention, LayerNorm);
+the authors' later generators (SPEC-v2 §3) are other plans — bicubic or "updown"
+up-sampling, attention in windows in the high-resolution stages, relative position bias,
+noise injection, PixelNorm, and cross-attention to a latent memory (CelebA-HQ).
 """
 
 from __future__ import annotations
@@ -9,19 +15,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from transgan.models.layers import (
     ATTENTION_IMPLS,
+    NORMS,
     Block,
     block_flops,
     count_params,
+    init_pytorch_default,
     init_transformer_weights,
+    upsample_tokens,
 )
 
 OUTPUT_KINDS = ("linear", "tanh")
+UPSAMPLE_OPS = ("pixel", "bicubic", "updown")  # channels ÷4, kept, ÷4 (after smoothing)
+INITS = ("trunc_normal", "pytorch")
 
 
 @dataclass(frozen=True)
@@ -35,18 +45,47 @@ class GeneratorConfig:
     output: str = "linear"  # "linear" as the authors' release, or "tanh"
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
     mtct: bool = False  # add the low-resolution token embedding used by MT-CT co-training
+    # --- v2 plan (SPEC-v2 §3); the defaults give v1 ---
+    upsample: tuple[str, ...] = ()  # op before each later stage: pixel|bicubic|updown; ()=pixel
+    windows: tuple[int, ...] = ()  # attention window side per stage; 0 = global; () = global
+    rel_bias: bool = False  # relative position bias over each attended square
+    noise: bool = False  # noise injection on every attention input
+    norm: str = "ln"  # "ln" (LayerNorm) or "pn" (PixelNorm)
+    cross_attention: bool = False  # every block first attends to a latent memory (CelebA-HQ)
+    init: str = "trunc_normal"  # Linear init: "trunc_normal" (0.02) or "pytorch" (default)
 
     def __post_init__(self) -> None:
-        if len(self.depths) < 1 or any(d < 1 for d in self.depths):
-            raise ValueError(f"generator depths must be >= 1 per stage, got {self.depths}")
-        if self.mtct and len(self.depths) < 2:
-            raise ValueError("MT-CT needs at least two generator stages")
-        shrink = 4 ** (len(self.depths) - 1)
-        if self.dim % shrink != 0:
+        stages = len(self.depths)
+        if stages < 1 or any(d < 0 for d in self.depths) or sum(self.depths) < 1:
             raise ValueError(
-                f"generator dim must be divisible by {shrink} (4 per upsampling, "
-                f"{len(self.depths)} stages), got dim={self.dim}"
+                f"generator depths must be >= 0 per stage with at least one block, "
+                f"got {self.depths}"
             )
+        if self.upsample and len(self.upsample) != stages - 1:
+            raise ValueError(
+                f"upsample needs one op per stage after the first ({stages - 1}), "
+                f"got {self.upsample}"
+            )
+        if any(op not in UPSAMPLE_OPS for op in self.upsample):
+            raise ValueError(f"upsample ops must be among {UPSAMPLE_OPS}, got {self.upsample}")
+        if self.windows and len(self.windows) != stages:
+            raise ValueError(f"windows needs one entry per stage ({stages}), got {self.windows}")
+        for w, width in zip(self.stage_windows, self.stage_widths, strict=True):
+            if w < 0 or (w and width % w):
+                raise ValueError(
+                    f"window {w} must divide its stage's token grid side {width}; "
+                    f"grids are {self.stage_widths}"
+                )
+        if self.mtct and stages < 2:
+            raise ValueError("MT-CT needs at least two generator stages")
+        dim = self.dim
+        for op in self.upsample_ops:
+            if op != "bicubic" and dim % 4:
+                raise ValueError(
+                    f"generator dim must be divisible by 4 at every PixelShuffle "
+                    f"(plan {self.upsample_ops}), got dim={self.dim}"
+                )
+            dim = dim if op == "bicubic" else dim // 4
         for d in self.stage_dims:
             if d % self.num_heads != 0:
                 raise ValueError(
@@ -57,12 +96,27 @@ class GeneratorConfig:
             raise ValueError(f"generator output must be one of {OUTPUT_KINDS}, got {self.output!r}")
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.latent_dim < 1 or self.bottom_width < 1:
             raise ValueError("latent_dim and bottom_width must be positive")
 
     @property
+    def upsample_ops(self) -> tuple[str, ...]:
+        return self.upsample or ("pixel",) * (len(self.depths) - 1)
+
+    @property
+    def stage_windows(self) -> tuple[int, ...]:
+        return self.windows or (0,) * len(self.depths)
+
+    @property
     def stage_dims(self) -> tuple[int, ...]:
-        return tuple(self.dim // 4**i for i in range(len(self.depths)))
+        dims = [self.dim]
+        for op in self.upsample_ops:
+            dims.append(dims[-1] if op == "bicubic" else dims[-1] // 4)
+        return tuple(dims)
 
     @property
     def stage_widths(self) -> tuple[int, ...]:
@@ -73,44 +127,66 @@ class GeneratorConfig:
         return self.stage_widths[-1]
 
 
-def upsample_tokens(x: torch.Tensor, width: int) -> torch.Tensor:
-    """PixelShuffle(2) on a token sequence: (B, W², C) -> (B, (2W)², C/4)."""
-    x = rearrange(x, "b (h w) c -> b c h w", h=width)  # (B, N, C) -> (B, C, H, W)
-    x = F.pixel_shuffle(x, 2)  # (B, C, H, W) -> (B, C/4, 2H, 2W)
-    return rearrange(x, "b c h w -> b (h w) c")  # (B, C/4, 2H, 2W) -> (B, 4N, C/4)
-
-
 class Generator(nn.Module):
-    """TransGAN v1 generator. ``forward(z)`` returns images (B, 3, H, W)."""
+    """TransGAN generator (v1 or v2 by its plan). ``forward(z)`` returns images (B, 3, H, W).
+
+    Parameter names follow v1 (``to_tokens``, ``pos_embeds.{s}``, ``stages.{s}.{b}``,
+    ``to_rgb``), so every v1 snapshot loads; v2 adds ``memory_embed`` and ``memory_pos``
+    (cross-attention) and per-block bias tables and noise gains.
+    """
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         self.config = c = config
         self.to_tokens = nn.Linear(c.latent_dim, c.bottom_width**2 * c.dim)
+        # CelebA-HQ: a second embedding of z is the memory every block attends to.
+        memory_tokens = c.bottom_width**2 if c.cross_attention else 0
+        self.memory_embed = (
+            nn.Linear(c.latent_dim, memory_tokens * c.dim) if c.cross_attention else None
+        )
+        self.memory_pos = (
+            nn.Parameter(torch.zeros(1, memory_tokens, c.dim)) if c.cross_attention else None
+        )
         self.pos_embeds = nn.ParameterList(
             nn.Parameter(torch.zeros(1, w * w, d))
             for w, d in zip(c.stage_widths, c.stage_dims, strict=True)
         )
         self.stages = nn.ModuleList(
             nn.ModuleList(
-                Block(d, num_heads=c.num_heads, mlp_ratio=c.mlp_ratio, attn_impl=c.attn_impl)
+                Block(
+                    d,
+                    num_heads=c.num_heads,
+                    mlp_ratio=c.mlp_ratio,
+                    attn_impl=c.attn_impl,
+                    norm=c.norm,
+                    grid=w,
+                    window=win,
+                    rel_bias=c.rel_bias,
+                    noise=c.noise,
+                    memory_dim=c.dim if c.cross_attention else 0,
+                )
                 for _ in range(depth)
             )
-            for d, depth in zip(c.stage_dims, c.depths, strict=True)
+            for d, w, win, depth in zip(
+                c.stage_dims, c.stage_widths, c.stage_windows, c.depths, strict=True
+            )
         )
         self.to_rgb = nn.Linear(c.stage_dims[-1], 3)  # the authors' 1x1 conv, as a Linear
         # MT-CT: a low-resolution image enters stage 2 through its own pixel embedding.
         self.lowres_embed = nn.Linear(3, c.stage_dims[1]) if c.mtct else None
         # Locality-aware attention masks, keyed by (stage, block); set by LocalityMasks.
         self.block_masks: dict[tuple[int, int], torch.Tensor] = {}
-        self.apply(init_transformer_weights)
+        self.apply(init_transformer_weights if c.init == "trunc_normal" else init_pytorch_default)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         c = self.config
         x = self.to_tokens(z).view(z.shape[0], c.bottom_width**2, c.dim)  # (B, Z) -> (B, N, C)
-        return self._run_stages(x, first_stage=0)
+        memory = None
+        if self.memory_embed is not None:  # (B, Z) -> (B, N₁, C)
+            memory = self.memory_embed(z).view(z.shape[0], -1, c.dim) + self.memory_pos
+        return self._run_stages(x, first_stage=0, memory=memory)
 
     def super_resolve(self, low_res: torch.Tensor) -> torch.Tensor:
         """MT-CT: feed a real image at stage 2's resolution into stage 2, finish G.
@@ -122,20 +198,24 @@ class Generator(nn.Module):
         """
         if self.lowres_embed is None:
             raise RuntimeError("this generator was built without MT-CT (config.mtct=False)")
+        if self.memory_embed is not None:
+            raise RuntimeError("MT-CT is not defined for the cross-attention generator")
         width = self.config.stage_widths[1]
         if low_res.shape[-1] != width or low_res.shape[-2] != width:
             raise ValueError(f"MT-CT input must be {width}x{width}, got {tuple(low_res.shape)}")
         pixels = rearrange(low_res, "b c h w -> b (h w) c")  # (B, 3, H, W) -> (B, N, 3)
-        return self._run_stages(self.lowres_embed(pixels), first_stage=1)
+        return self._run_stages(self.lowres_embed(pixels), first_stage=1, memory=None)
 
-    def _run_stages(self, x: torch.Tensor, first_stage: int) -> torch.Tensor:
+    def _run_stages(
+        self, x: torch.Tensor, first_stage: int, memory: torch.Tensor | None
+    ) -> torch.Tensor:
         c = self.config
         for s in range(first_stage, len(self.stages)):
             if s > first_stage:
-                x = upsample_tokens(x, c.stage_widths[s - 1])
+                x = upsample_tokens(x, c.stage_widths[s - 1], c.upsample_ops[s - 1])
             x = x + self.pos_embeds[s]
             for b, block in enumerate(self.stages[s]):
-                x = block(x, self.block_masks.get((s, b)))
+                x = block(x, self.block_masks.get((s, b)), memory)
         x = self.to_rgb(x)  # (B, N, C) -> (B, N, 3)
         if c.output == "tanh":
             x = torch.tanh(x)
@@ -152,8 +232,14 @@ class Generator(nn.Module):
     def estimate_flops(self) -> int:
         """Forward FLOPs per generated image (multiply-add = 2); see ``block_flops``."""
         c = self.config
-        flops = 2 * c.latent_dim * c.bottom_width**2 * c.dim
-        for w, d, depth in zip(c.stage_widths, c.stage_dims, c.depths, strict=True):
-            flops += depth * block_flops(w * w, d, c.mlp_ratio)
+        memory = c.bottom_width**2 if c.cross_attention else 0
+        flops = 2 * c.latent_dim * c.bottom_width**2 * c.dim * (2 if memory else 1)
+        for w, d, win, depth in zip(
+            c.stage_widths, c.stage_dims, c.stage_windows, c.depths, strict=True
+        ):
+            block = block_flops(
+                w * w, d, c.mlp_ratio, window=win, memory_tokens=memory, memory_dim=c.dim
+            )
+            flops += depth * block
         flops += 2 * c.img_size**2 * c.stage_dims[-1] * 3
         return flops

@@ -1,9 +1,12 @@
-"""The transformer pieces that both TransGAN networks are built from.
+"""The transformer pieces that every TransGAN network (v1 and v2) is built from.
 
-Read top to bottom: attention, MLP, the pre-norm block, then weight initialisation.
-Every block in G and D is the same: pre-LayerNorm, multi-head self-attention (qkv without
-bias, output projection with bias, scale head_dim^-0.5), residual, pre-LayerNorm, MLP with
-ratio 4 and exact (erf) GELU, residual.
+Read top to bottom: norms, window helpers, relative position bias, noise injection,
+attention (self and cross), MLP, the pre-norm block, then FLOPs and initialisation.
+The v1 block: pre-LayerNorm, multi-head self-attention (qkv without bias, output projection
+with bias, scale head_dim^-0.5), residual, pre-LayerNorm, MLP with ratio 4 and exact (erf)
+GELU, residual. v2 (SPEC-v2 §2) adds, as options of the same block: PixelNorm, attention in
+non-overlapping square windows, a Swin-style relative position bias, noise injection on the
+attention input, and cross-attention to a latent memory.
 """
 
 from __future__ import annotations
@@ -15,6 +18,152 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 ATTENTION_IMPLS = ("sdpa", "math")
+NORMS = ("ln", "pn")
+
+
+# ---------------------------------------------------------------------------------------
+# Norms
+# ---------------------------------------------------------------------------------------
+
+
+class PixelNorm(nn.Module):
+    """x · rsqrt(mean_c(x²) + 1e-8) over the channel (last) dim; no parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + 1e-8)
+
+
+def make_norm(kind: str, dim: int) -> nn.Module:
+    """``ln``: LayerNorm(dim) (eps 1e-5, affine); ``pn``: PixelNorm."""
+    if kind not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+    return nn.LayerNorm(dim) if kind == "ln" else PixelNorm()
+
+
+# ---------------------------------------------------------------------------------------
+# Windows and relative position bias
+# ---------------------------------------------------------------------------------------
+
+
+def window_partition(x: torch.Tensor, width: int, window: int) -> torch.Tensor:
+    """Split a W×W token map into non-overlapping w×w windows (row-major, batch outermost).
+
+    (B, W·W, C) -> (B·(W/w)², w·w, C).
+    """
+    if width % window:
+        raise ValueError(f"window {window} must divide the token grid side {width}")
+    return rearrange(
+        x, "b (hn wy wn wx) c -> (b hn wn) (wy wx) c", hn=width // window, wy=window, wx=window
+    )
+
+
+def window_merge(x: torch.Tensor, width: int, window: int) -> torch.Tensor:
+    """Inverse of ``window_partition``: (B·(W/w)², w·w, C) -> (B, W·W, C)."""
+    n = width // window
+    return rearrange(
+        x, "(b hn wn) (wy wx) c -> b (hn wy wn wx) c", hn=n, wn=n, wy=window, wx=window
+    )
+
+
+def relative_position_index(window: int) -> torch.Tensor:
+    """(w², w²) int64: for tokens i=(ri,ci), j=(rj,cj) in a w×w window,
+    (ri − rj + w − 1)·(2w − 1) + (ci − cj + w − 1), an index into the bias table."""
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+    ).flatten(1)  # (2, w²)
+    rel = coords[:, :, None] - coords[:, None, :] + window - 1  # (2, w², w²)
+    return rel[0] * (2 * window - 1) + rel[1]
+
+
+class RelativePositionBias(nn.Module):
+    """Swin-style learned bias per head and relative offset inside a w×w window.
+
+    The table ((2w−1)², heads) is a parameter; the index is a non-persistent buffer (it is
+    recomputed, so checkpoints do not carry it).
+    """
+
+    def __init__(self, window: int, num_heads: int) -> None:
+        super().__init__()
+        self.window = window
+        self.table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        nn.init.trunc_normal_(self.table, std=0.02)
+        self.register_buffer("index", relative_position_index(window), persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        """(heads, w², w²) bias, to add to the attention logits."""
+        n = self.window**2
+        return self.table[self.index.flatten()].view(n, n, -1).permute(2, 0, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Token up- and down-sampling (tokens <-> maps)
+# ---------------------------------------------------------------------------------------
+
+
+def upsample_tokens(x: torch.Tensor, width: int, op: str = "pixel") -> torch.Tensor:
+    """×2 up-sampling of a W×W token map (B, W², C):
+
+    - ``pixel``: PixelShuffle(2) -> (B, (2W)², C/4); output channel c at offset (i, j)
+      takes input channel 4c + 2i + j;
+    - ``bicubic``: bicubic ×2 (align_corners=False) -> (B, (2W)², C);
+    - ``updown``: bicubic ×4 then 4×4 average pooling (a parameter-free smoothing at the
+      same size), then PixelShuffle(2) -> (B, (2W)², C/4).
+    """
+    x = rearrange(x, "b (h w) c -> b c h w", h=width)  # (B, N, C) -> (B, C, H, W)
+    if op == "bicubic":
+        x = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+    else:
+        if op == "updown":
+            x = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+            x = F.avg_pool2d(x, 4)  # (B, C, 4H, 4W) -> (B, C, H, W)
+        x = F.pixel_shuffle(x, 2)  # (B, C, H, W) -> (B, C/4, 2H, 2W)
+    return rearrange(x, "b c h w -> b (h w) c")  # (B, C', 2H, 2W) -> (B, 4N, C')
+
+
+def downsample_tokens(x: torch.Tensor, width: int) -> torch.Tensor:
+    """2×2 average pooling of a W×W token map: (B, W², C) -> (B, (W/2)², C)."""
+    x = rearrange(x, "b (h w) c -> b c h w", h=width)  # (B, N, C) -> (B, C, H, W)
+    return rearrange(F.avg_pool2d(x, 2), "b c h w -> b (h w) c")  # -> (B, N/4, C)
+
+
+# ---------------------------------------------------------------------------------------
+# Noise injection
+# ---------------------------------------------------------------------------------------
+
+
+class NoiseInjection(nn.Module):
+    """x + gain · n with one Gaussian value n per token, broadcast over channels.
+
+    ``gain`` is one learned scalar (init 0). Noise is drawn in eval mode too, as the
+    authors' models were trained and evaluated. It comes from ``self.generator`` when one is
+    set (see ``sampling.noise_seed``: the same seed gives the same images) and from torch's
+    global RNG otherwise (training: saved and restored with the training state).
+    ``enabled = False`` (``set_noise``) turns it off.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(()))
+        self.enabled = True
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        shape = (*x.shape[:-1], 1)  # (B, N, 1): one value per token
+        if self.generator is None:
+            noise = torch.randn(shape, device=x.device, dtype=x.dtype)
+        else:
+            noise = torch.randn(shape, generator=self.generator, device=self.generator.device)
+            noise = noise.to(device=x.device, dtype=x.dtype)
+        return x + noise * self.gain
+
+
+def set_noise(module: nn.Module, enabled: bool) -> None:
+    """Turn every noise injection inside ``module`` on or off."""
+    for m in module.modules():
+        if isinstance(m, NoiseInjection):
+            m.enabled = enabled
 
 
 # ---------------------------------------------------------------------------------------
@@ -25,50 +174,114 @@ ATTENTION_IMPLS = ("sdpa", "math")
 def math_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """softmax(q·kᵀ·scale)·v computed explicitly in fp32, as the authors' code does.
+    """softmax(q·kᵀ·scale + bias)·v computed explicitly in fp32, as the authors' code does.
 
     Args:
-        q, k, v: (B, heads, N, head_dim).
-        attn_mask: optional boolean (N, N); True where a query may see a key.
+        q, k, v: (B, heads, N, head_dim) (k and v may have another length M).
+        attn_mask: optional boolean (N, M) — True where a query may see a key — or an
+            additive float bias broadcastable to (B, heads, N, M).
     Returns:
         (B, heads, N, head_dim) in the dtype of ``q``.
     """
     scale = q.shape[-1] ** -0.5
-    scores = (q.float() @ k.float().transpose(-2, -1)) * scale  # (B, h, N, N)
+    scores = (q.float() @ k.float().transpose(-2, -1)) * scale  # (B, h, N, M)
     if attn_mask is not None:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
+        if attn_mask.dtype == torch.bool:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        else:
+            scores = scores + attn_mask.float()
     weights = scores.softmax(dim=-1)
     return (weights @ v.float()).to(q.dtype)
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention with an optional boolean attention mask."""
+def _check_heads(dim: int, num_heads: int, impl: str) -> None:
+    if dim % num_heads != 0:
+        raise ValueError(
+            f"attention dim must be divisible by num_heads, got dim={dim} and "
+            f"num_heads={num_heads}; choose a dim that is a multiple of {num_heads}"
+        )
+    if impl not in ATTENTION_IMPLS:
+        raise ValueError(f"attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}")
 
-    def __init__(self, dim: int, *, num_heads: int, impl: str = "sdpa") -> None:
+
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, impl: str
+) -> torch.Tensor:
+    """Attention on (B, heads, N, d) through fused SDPA or the explicit ``math`` path."""
+    if impl == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return math_attention(q, k, v, mask)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; optional boolean mask, relative bias and noise injection.
+
+    ``rel_window`` > 0 adds a learned relative position bias over a rel_window² token set
+    (the input must then have rel_window² tokens: the whole map, or one window). The bias
+    enters SDPA as an additive float mask (a boolean mask becomes −inf entries in it).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        num_heads: int,
+        impl: str = "sdpa",
+        rel_window: int = 0,
+        noise: bool = False,
+    ) -> None:
         super().__init__()
-        if dim % num_heads != 0:
-            raise ValueError(
-                f"attention dim must be divisible by num_heads, got dim={dim} and "
-                f"num_heads={num_heads}; choose a dim that is a multiple of {num_heads}"
-            )
-        if impl not in ATTENTION_IMPLS:
-            raise ValueError(f"attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}")
+        _check_heads(dim, num_heads, impl)
         self.num_heads = num_heads
         self.impl = impl
+        self.noise = NoiseInjection() if noise else None
+        self.rel_bias = RelativePositionBias(rel_window, num_heads) if rel_window else None
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.noise is not None:
+            x = self.noise(x)
         # (B, N, 3C) -> 3 x (B, heads, N, head_dim)
         q, k, v = rearrange(
             self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.num_heads
         )
-        if self.impl == "sdpa":
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        else:
-            out = math_attention(q, k, v, attn_mask)
+        mask = attn_mask
+        if self.rel_bias is not None:
+            mask = self.rel_bias().to(q.dtype)  # (heads, N, N)
+            if attn_mask is not None:
+                mask = mask.masked_fill(~attn_mask, float("-inf"))
+        out = attend(q, k, v, mask, self.impl)
         out = rearrange(out, "b h n d -> b n (h d)")  # (B, heads, N, d) -> (B, N, C)
         return self.proj(out)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from tokens (B, N, C) to a memory (B, M, E); no pre-norm.
+
+    The CelebA-HQ generator's self-modulation (SPEC-v2 §3.3): q = Wq·x, k = Wk·e, v = Wv·e
+    (no biases), projection with bias. The authors' module owns a noise gain it never
+    applies; here it is applied to the query input, so their weights (gain 0: it never got
+    a gradient) compute the same function and every parameter is used.
+    """
+
+    def __init__(self, dim: int, memory_dim: int, *, num_heads: int, impl: str = "sdpa"):
+        super().__init__()
+        _check_heads(dim, num_heads, impl)
+        self.num_heads, self.impl = num_heads, impl
+        self.noise = NoiseInjection()
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.k = nn.Linear(memory_dim, dim, bias=False)
+        self.v = nn.Linear(memory_dim, dim, bias=False)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        h = self.num_heads
+        q = rearrange(self.q(self.noise(x)), "b n (h d) -> b h n d", h=h)  # (B, h, N, d)
+        k = rearrange(self.k(memory), "b m (h d) -> b h m d", h=h)  # (B, h, M, d)
+        v = rearrange(self.v(memory), "b m (h d) -> b h m d", h=h)
+        out = attend(q, k, v, None, self.impl)
+        return self.proj(rearrange(out, "b h n d -> b n (h d)"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -91,44 +304,115 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer encoder block."""
+    """Pre-norm transformer encoder block, v1 by default; v2 options:
+
+    - ``norm``: "ln" (LayerNorm) or "pn" (PixelNorm);
+    - ``window`` > 0: self-attention inside non-overlapping window×window squares of the
+      ``grid``×``grid`` token map (``grid`` must then be given; 0 = global attention);
+    - ``rel_bias``: relative position bias over the attended square (window, or the map);
+    - ``noise``: noise injection on the attention input;
+    - ``memory_dim`` > 0: cross-attention to a memory first (``x ← x + CrossAttn(x, e)``).
+    """
 
     def __init__(
-        self, dim: int, *, num_heads: int, mlp_ratio: float = 4.0, attn_impl: str = "sdpa"
+        self,
+        dim: int,
+        *,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        attn_impl: str = "sdpa",
+        norm: str = "ln",
+        grid: int = 0,
+        window: int = 0,
+        rel_bias: bool = False,
+        noise: bool = False,
+        memory_dim: int = 0,
     ) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, num_heads=num_heads, impl=attn_impl)
-        self.norm2 = nn.LayerNorm(dim)
+        if (window or rel_bias) and grid < 1:
+            raise ValueError("a windowed or relative-bias block needs its token grid side")
+        if window and grid % window:
+            raise ValueError(f"window {window} must divide the token grid side {grid}")
+        self.grid, self.window = grid, (0 if window == grid else window)
+        rel_window = (window or grid) if rel_bias else 0
+        self.cross = (
+            CrossAttention(dim, memory_dim, num_heads=num_heads, impl=attn_impl)
+            if memory_dim
+            else None
+        )
+        self.norm1 = make_norm(norm, dim)
+        self.attn = Attention(
+            dim, num_heads=num_heads, impl=attn_impl, rel_window=rel_window, noise=noise
+        )
+        self.norm2 = make_norm(norm, dim)
         self.mlp = MLP(dim, mlp_ratio=mlp_ratio)
         self.grad_checkpointing = False
 
-    def _body(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), attn_mask)
+    def _body(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, memory: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.cross is not None:
+            x = x + self.cross(x, memory)
+        h = self.norm1(x)
+        if self.window:
+            h = window_partition(h, self.grid, self.window)  # (B, N, C) -> (B·nW, w², C)
+            h = window_merge(self.attn(h, attn_mask), self.grid, self.window)
+        else:
+            h = self.attn(h, attn_mask)
+        x = x + h
         return x + self.mlp(self.norm2(x))
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        memory: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if self.grad_checkpointing and torch.is_grad_enabled():
-            return checkpoint(self._body, x, attn_mask, use_reentrant=False)
-        return self._body(x, attn_mask)
+            return checkpoint(self._body, x, attn_mask, memory, use_reentrant=False)
+        return self._body(x, attn_mask, memory)
 
 
-def block_flops(num_tokens: int, dim: int, mlp_ratio: float = 4.0) -> int:
+def block_flops(
+    num_tokens: int,
+    dim: int,
+    mlp_ratio: float = 4.0,
+    *,
+    window: int = 0,
+    memory_tokens: int = 0,
+    memory_dim: int = 0,
+) -> int:
     """Forward FLOPs of one Block on one image (a multiply-add counts as 2).
 
-    qkv 2·N·C·3C, projection 2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N²·C.
-    Norms, softmax, GELU and residual adds are element-wise and left out.
+    qkv 2·N·C·3C, projection 2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N·K·C
+    where K is the number of keys a query sees (N, or w² in windows). Cross-attention:
+    q and projection 2·2·N·C², k and v 2·2·M·E·C, scores and weights·v 2·2·N·M·C.
+    Norms, softmax, GELU, bias and noise additions are element-wise and left out.
     """
     n, c = num_tokens, dim
     hidden = int(c * mlp_ratio)
+    keys = window * window if window else n
     linear = 2 * n * c * 3 * c + 2 * n * c * c + 2 * 2 * n * c * hidden
-    attention = 2 * 2 * n * n * c
-    return linear + attention
+    attention = 2 * 2 * n * keys * c
+    cross = 0
+    if memory_tokens:
+        m, e = memory_tokens, memory_dim
+        cross = 2 * 2 * n * c * c + 2 * 2 * m * e * c + 2 * 2 * n * m * c
+    return linear + attention + cross
 
 
 # ---------------------------------------------------------------------------------------
 # Initialisation
 # ---------------------------------------------------------------------------------------
+
+
+def init_pytorch_default(module: nn.Module) -> None:
+    """Linear layers keep PyTorch's default init (the authors' v2 generators); LayerNorm 1/0."""
+    if isinstance(module, nn.Linear):
+        module.reset_parameters()
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 def init_transformer_weights(module: nn.Module) -> None:

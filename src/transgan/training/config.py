@@ -23,6 +23,7 @@ class TrainConfig:
     max_broken_fraction: float = 0.1  # folder data: stop if more files than this are broken
     # How long, and how often to report
     kimg: float = 100.0  # total length, in thousands of real images shown to D
+    max_time: float = 0.0  # also stop (snapshot + state) after this many seconds of training
     tick_kimg: float = 4.0  # one status line, stats.jsonl record and grid per tick
     snap_ticks: int = 10  # snapshot + training state every this many ticks (and at the end)
     keep_states: int = 2  # training states kept on disk (the newest ones)
@@ -31,6 +32,7 @@ class TrainConfig:
     batch: int = 64  # D batch per step, summed over all ranks
     g_batch: int = 128  # G batch per step, summed over all ranks
     n_critic: int = 5  # D steps per G step
+    accum_steps: int = 1  # micro-batches per optimizer step (same math, less memory)
     loss: LossConfig = field(default_factory=LossConfig)
     lr_g: float = 1e-4
     lr_d: float = 1e-4
@@ -63,11 +65,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.kimg > 0, f"kimg must be > 0, got {self.kimg}"),
+            (self.max_time >= 0, f"max_time must be >= 0 seconds, got {self.max_time}"),
             (self.tick_kimg > 0, f"tick_kimg must be > 0, got {self.tick_kimg}"),
             (self.snap_ticks >= 1, f"snap_ticks must be >= 1, got {self.snap_ticks}"),
             (self.keep_states >= 1, f"keep_states must be >= 1, got {self.keep_states}"),
             (self.batch >= 1 and self.g_batch >= 1, "batch sizes must be >= 1"),
             (self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}"),
+            (self.accum_steps >= 1, f"accum_steps must be >= 1, got {self.accum_steps}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.mtct_weight >= 0, f"mtct_weight must be >= 0, got {self.mtct_weight}"),
             (self.local_kind in ("none", "1d", "2d"), "local_kind must be none, 1d or 2d"),
@@ -92,14 +96,17 @@ class TrainConfig:
     def model_config(self) -> presets.ModelConfig:
         """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
         overrides = dict(self.model_overrides)
-        conv_g = overrides.get("g_arch", "transformer") == "conv"
-        if conv_g and (self.mtct_weight > 0 or self.local_kind != "none"):
+        if self.mtct_weight > 0:
+            overrides["g_mtct"] = True
+        plain = dict(self.model_overrides)
+        transformer_g = isinstance(
+            presets.get_config(self.model, **plain).generator, presets.GeneratorConfig
+        )
+        if not transformer_g and (self.mtct_weight > 0 or self.local_kind != "none"):
             raise ValueError(
                 "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
                 "transformer generator; drop them or use --set g_arch=transformer"
             )
-        if self.mtct_weight > 0:
-            overrides["g_mtct"] = True
         return presets.get_config(self.model, **overrides)
 
     def to_dict(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from transgan.metrics import (
     INCEPTION_URL,
     EvalError,
     evaluate,
+    feature_extractor_of,
     parse_metrics,
     real_subset,
     resolve_inception_weights,
@@ -36,7 +37,8 @@ class TrainingMetrics:
         self.specs = parse_metrics(",".join(cfg.metrics))
         self.every_nimg = int(cfg.metrics_every_kimg * 1000)
         self.weights = resolve_inception_weights(cfg.inception_weights)
-        if self.weights is None and any(s.kind != "pr" for s in self.specs):
+        needs_inception = any(feature_extractor_of(s.kind) == "inception" for s in self.specs)
+        if self.weights is None and needs_inception:
             try:  # fetch now (or fail now), not after hours of training
                 torch.hub.load_state_dict_from_url(INCEPTION_URL, progress=False)
             except OSError as err:

@@ -86,6 +86,19 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
+class TrainingClock:
+    """Adds wall-clock time to ``counters.train_seconds``, leaving out metric evaluations."""
+
+    def __init__(self, counters: Counters, reporter: TickReporter) -> None:
+        self.counters, self.reporter = counters, reporter
+        self.last, self.last_metrics = time.perf_counter(), reporter.metrics_seconds
+
+    def update(self) -> None:
+        now, metrics = time.perf_counter(), self.reporter.metrics_seconds
+        self.counters.train_seconds += (now - self.last) - (metrics - self.last_metrics)
+        self.last, self.last_metrics = now, metrics
+
+
 class TickReporter:
     """Everything that happens at the end of a tick: stats, grids, snapshots, metrics."""
 
@@ -104,6 +117,7 @@ class TickReporter:
             cfg.grid_size, model_config.generator.latent_dim, cfg.seed, info.device
         )
         self.start_time, self.start_nimg = time.perf_counter(), 0
+        self.metrics_seconds = 0.0  # time spent evaluating, not counted as training time
 
     def begin(self, nimg: int) -> None:
         self.start_time, self.start_nimg = time.perf_counter(), nimg
@@ -136,6 +150,7 @@ class TickReporter:
             "images_per_s": round((counters.nimg - self.start_nimg) / elapsed, 2),
             "sec_per_tick": round(elapsed, 2),
             "peak_mem_mb": round(peak_memory_mb(info.device), 1),
+            "train_seconds": round(counters.train_seconds, 2),
             "locality_radius": mask["radius"] if mask else None,
             "time": time.time(),
         }
@@ -175,7 +190,9 @@ class TickReporter:
         if state is not None:
             save_state(run_dir, counters.nimg, state, self.cfg.keep_states)
         if eval_due:
+            start = time.perf_counter()
             self.metrics.run(nets.ema.module, run_dir, counters.nimg, snapshot)
+            self.metrics_seconds += time.perf_counter() - start
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,11 +241,12 @@ def _prepare_run_dir(
 
 
 def _local_batches(cfg: TrainConfig, info: DistInfo) -> tuple[int, int]:
+    parts = info.world_size * cfg.accum_steps
     for name, total in (("--batch", cfg.batch), ("--g-batch", cfg.g_batch)):
-        if total % info.world_size:
+        if total % parts:
             raise ValueError(
-                f"{name} {total} is not divisible by the {info.world_size} ranks; "
-                f"use a multiple of {info.world_size}"
+                f"{name} {total} is not divisible by {info.world_size} ranks × "
+                f"{cfg.accum_steps} accumulation steps; use a multiple of {parts}"
             )
     return cfg.batch // info.world_size, cfg.g_batch // info.world_size
 
@@ -308,6 +326,7 @@ def _train(
 
     stats = TickStats()
     reporter.begin(counters.nimg)
+    clock = TrainingClock(counters, reporter)
     with StopRequest() as stop:
         while counters.nimg < total_nimg:
             if locality is not None:
@@ -330,10 +349,13 @@ def _train(
             )
             bar.update(cfg.batch * cfg.n_critic / 1000)
             tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
+            clock.update()
+            out_of_time = cfg.max_time > 0 and counters.train_seconds >= cfg.max_time
             if not info.enabled:
-                stopping = stop.requested
+                stopping = stop.requested or out_of_time
             elif tick_done or counters.iteration % STOP_CHECK_EVERY == 0:
-                stopping = any_rank(stop.requested, info)  # all ranks agree; a host sync
+                # all ranks agree (a host sync); rank 0's clock decides the time limit
+                stopping = any_rank(stop.requested or (out_of_time and info.is_main), info)
             else:
                 stopping = False  # never act on one rank's flag alone
             if not (tick_done or stopping):
@@ -360,8 +382,9 @@ def _train(
                 )
             if stopping:
                 if info.is_main:
+                    why = "by signal" if stop.requested else f"at --max-time {cfg.max_time:g} s"
                     tqdm.write(
-                        f"stopped by signal; state saved. Resume: --resume {run_dir}",
+                        f"stopped {why}; snapshot and state saved. Resume: --resume {run_dir}",
                         file=sys.stderr,
                     )
                 break

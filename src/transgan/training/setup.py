@@ -29,8 +29,9 @@ class Counters:
     iteration: int = 0  # completed iterations (n_critic D steps + 1 G step)
     data_consumed: int = 0  # samples this rank's loader has delivered
     bad_steps: int = 0  # steps skipped for non-finite gradients
+    train_seconds: float = 0.0  # wall-clock time spent training (metrics excluded), all sessions
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return dict(vars(self))
 
 

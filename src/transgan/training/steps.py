@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from transgan.augment import diff_augment
 from transgan.ema import EMA
@@ -124,39 +125,63 @@ def train_iteration(
     def augment(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, cfg.augment)
 
+    separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
+    k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
     real = None
     for _ in range(cfg.n_critic):
         real = next(data).to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)
-        with torch.no_grad(), autocast(cfg, device):
-            fake = g(z)
         nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
-        with autocast(cfg, device):
-            loss, d_stats = discriminator_loss(nets.d_train, real, fake.float(), cfg.loss, augment)
-        _backward(loss, nets.scaler)
-        step = optimizer_step(nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler, loss)
-        d_stats.update({f"d_{k}": v for k, v in step.items()})
+        total = torch.zeros((), device=device)
+        d_stats: dict[str, torch.Tensor] = {}
+        for i, (real_i, z_i) in enumerate(zip(real.chunk(k), z.chunk(k), strict=True)):
+            with torch.no_grad(), autocast(cfg, device):
+                fake = g(z_i)
+            with _no_sync(nets.d_train, i < k - 1), autocast(cfg, device):
+                loss, parts = discriminator_loss(
+                    nets.d_train, real_i, fake.float(), cfg.loss, augment, separate_batches=separate
+                )
+                _backward(loss / k, nets.scaler)
+            total = total + loss.detach() / k
+            for key, value in parts.items():
+                d_stats[key] = d_stats.get(key, 0) + value / k
+        step = optimizer_step(nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler, total)
+        d_stats.update({f"d_{key}": v for key, v in step.items()})
         stats.add(d_stats)
 
     # G step. D's parameters are frozen so G's backward writes no gradient into D.
     d.requires_grad_(False)
     nets.opt_g.zero_grad(set_to_none=True)
     z = torch.randn(local_g_batch, latent_dim, device=device)
-    with autocast(cfg, device):
-        fake = nets.g_train(z)
-        g_adv = generator_loss(d(augment(fake)), cfg.loss)
-        g_stats = {"g_loss": g_adv.detach()}
-        loss = g_adv
-        if cfg.mtct_weight > 0:
-            mtct = mtct_loss(g, real)
-            loss = loss + cfg.mtct_weight * mtct
-            g_stats["mtct_loss"] = mtct.detach()
-    _backward(loss, nets.scaler)
-    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, loss)
-    g_stats.update({f"g_{k}": v for k, v in step.items()})
+    total = torch.zeros((), device=device)
+    g_stats: dict[str, torch.Tensor] = {}
+    for i, (z_i, real_i) in enumerate(zip(z.chunk(k), real.chunk(k), strict=True)):
+        with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
+            fake = nets.g_train(z_i)
+            g_adv = generator_loss(d(augment(fake)), cfg.loss)
+            parts = {"g_loss": g_adv.detach()}
+            loss = g_adv
+            if cfg.mtct_weight > 0:
+                mtct = mtct_loss(g, real_i)
+                loss = loss + cfg.mtct_weight * mtct
+                parts["mtct_loss"] = mtct.detach()
+            _backward(loss / k, nets.scaler)
+        total = total + loss.detach() / k
+        for key, value in parts.items():
+            g_stats[key] = g_stats.get(key, 0) + value / k
+    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, total)
+    g_stats.update({f"g_{key}": v for key, v in step.items()})
     d.requires_grad_(True)
     stats.add(g_stats)
     nets.ema.update(g, nimg_step, nimg_after)
+
+
+def _no_sync(module: object, skip: bool) -> contextlib.AbstractContextManager:
+    """DDP's ``no_sync`` for all but the last micro-batch: one all-reduce per step."""
+    inner = getattr(module, "_orig_mod", module)  # under torch.compile
+    if skip and isinstance(inner, DistributedDataParallel):
+        return inner.no_sync()
+    return contextlib.nullcontext()
 
 
 def mtct_loss(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:

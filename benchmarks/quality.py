@@ -1,0 +1,117 @@
+"""Equal-time quality comparison on the built-in digits: recipes × seeds, medians.
+
+Each run is ``transgan train --recipe R --seed S --max-time T`` followed by the digits
+metrics of its final snapshot (``digits_metric.py``: a classifier trained on the digits'
+training split; the reference is the held-out split). Prints a table of medians and
+writes every run's numbers to ``OUT/quality.jsonl``.
+
+    python benchmarks/quality.py --recipe digits-dcgan --recipe digits-demo \\
+        --seeds 0,1,2 --max-time 180 --out runs/quality
+
+Name the CPU next to the numbers (the script prints it): time-limited runs depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+METRICS = "dfid2k,dkid2k,dis2k,dcov2k"
+KEYS = ("dfid2k", "dkid2k_mean", "dis2k_mean", "dcov2k", "dcov2k_confident")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def final_metrics(run_dir: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for path in run_dir.glob("metric-*.jsonl"):
+        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        if lines:
+            out.update(lines[-1]["results"])
+    stats = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines()]
+    out["kimg"] = stats[-1]["kimg"]
+    out["train_seconds"] = stats[-1].get("train_seconds", 0.0)
+    return out
+
+
+def run_one(recipe: str, seed: int, max_time: float, out: Path, extra: list[str]) -> dict:
+    run_dir = out / f"{recipe}-s{seed}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "transgan",
+        "train",
+        "--recipe",
+        recipe,
+        "--seed",
+        str(seed),
+        "--max-time",
+        str(max_time),
+        "--kimg",
+        "100000",
+        "--snap",
+        "100000",
+        "--metrics",
+        METRICS,
+        "--workers",
+        "0",
+        "--run-dir",
+        str(run_dir),
+        *extra,
+    ]
+    start = time.time()
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{recipe} seed {seed} failed:\n{result.stderr[-2000:]}")
+    record = {"recipe": recipe, "seed": seed, "wall_s": round(time.time() - start, 1)}
+    record.update(final_metrics(run_dir))
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipe", action="append", required=True)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--max-time", type=float, default=180.0)
+    parser.add_argument("--out", type=Path, default=Path("runs/quality"))
+    parser.add_argument("extra", nargs="*", help="more `transgan train` options (after --)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.max_time:g} s of training per run")
+    rows = []
+    for recipe in args.recipe:
+        for seed in seeds:
+            record = run_one(recipe, seed, args.max_time, args.out, args.extra)
+            record["cpu"] = cpu_name()
+            with open(args.out / "quality.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+            print(json.dumps(record), flush=True)
+            rows.append(record)
+    print(f"\n| recipe | seeds | kimg | {' | '.join(KEYS)} | collapsed seeds |")
+    print("|---" * (len(KEYS) + 4) + "|")
+    for recipe in args.recipe:
+        mine = [r for r in rows if r["recipe"] == recipe]
+        medians = [statistics.median(r.get(k, float("nan")) for r in mine) for k in KEYS]
+        kimg = statistics.median(r["kimg"] for r in mine)
+        collapsed = sum(r.get("dcov2k", 0) < 1.0 for r in mine)
+        cells = " | ".join(f"{m:.3g}" for m in medians)
+        print(f"| {recipe} | {len(mine)} | {kimg:.0f} | {cells} | {collapsed} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""TransGAN v2 (SPEC-v2): exact sizes, windows, relative bias, noise, multi-scale D, FLOPs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import transgan
+from transgan.models import MultiScaleDiscriminatorConfig
+from transgan.models.layers import (
+    Attention,
+    Block,
+    NoiseInjection,
+    relative_position_index,
+    set_noise,
+    upsample_tokens,
+    window_merge,
+    window_partition,
+)
+from transgan.sampling import generate_images, latents
+
+# SPEC-v2 §7: the authors' classes with their scripts' flags.
+EXPECTED_PARAMS = {
+    "transgan2_cifar10": (83_312_495, 10_210_400),
+    "transgan2_stl10": (168_466_623, 10_341_536),
+    "transgan2_church256": (205_291_952, 17_754_569),
+    "transgan2_celebahq256": (212_903_275, 13_334_593),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_PARAMS))
+def test_v2_parameter_counts_match_the_authors(name: str) -> None:
+    with torch.device("meta"):
+        gan = transgan.create_model(name)
+    assert (gan.generator.count_params(), gan.discriminator.count_params()) == EXPECTED_PARAMS[name]
+
+
+def test_cifar_v2_generator_breakdown_matches_the_authors() -> None:
+    with torch.device("meta"):
+        g = transgan.create_model("transgan2_cifar10").generator
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(g.to_tokens) == 16_842_752
+    assert count(g.stages[0]) == 62_970_260
+    assert count(g.stages[1]) + count(g.stages[2]) == 3_302_680
+    assert count(g.to_rgb) == 195
+
+
+def test_relative_position_index_is_not_saved() -> None:
+    gan = transgan.create_model("transgan2_tiny")
+    keys = set(gan.generator.state_dict()) | set(gan.discriminator.state_dict())
+    assert not [k for k in keys if k.endswith("index")]
+    assert any(k.endswith("rel_bias.table") for k in keys)
+
+
+def test_window_partition_and_merge_are_inverse_and_row_major() -> None:
+    x = torch.arange(2 * 8 * 8 * 3, dtype=torch.float32).view(2, 64, 3)
+    windows = window_partition(x, 8, 4)
+    assert windows.shape == (8, 16, 3)
+    assert torch.equal(window_merge(windows, 8, 4), x)
+    # window 1 of image 0 is the top-right 4×4 square: its first token is (row 0, col 4)
+    assert torch.equal(windows[1, 0], x[0, 4])
+    assert torch.equal(windows[1, 4], x[0, 8 + 4])  # (row 1, col 4)
+
+
+def test_relative_position_index_by_hand() -> None:
+    idx = relative_position_index(2)  # tokens (0,0) (0,1) (1,0) (1,1); (2w−1) = 3
+    assert idx[0, 0] == 1 * 3 + 1  # same place: centre of the 3×3 table
+    assert idx[0, 3] == (0 - 1 + 1) * 3 + (0 - 1 + 1)  # (0,0) vs (1,1)
+    assert idx[3, 0] == (1 + 1) * 3 + (1 + 1)
+
+
+def test_token_outside_a_window_cannot_change_an_output_inside_it() -> None:
+    block = Block(8, num_heads=2, grid=8, window=4, rel_bias=True).eval()
+    x = torch.randn(1, 64, 8)
+    base = block(x)
+    inside_window_0 = [0, 1, 8, 9, 27]  # rows 0-3, cols 0-3
+    outside = 4  # row 0, col 4: window 1
+    x2 = x.clone()
+    x2[0, outside] += 10 * torch.randn(8)
+    out = block(x2)
+    assert torch.allclose(out[0, inside_window_0], base[0, inside_window_0], atol=1e-6)
+    x3 = x.clone()
+    x3[0, 9] += 10 * torch.randn(8)  # a token in window 0 changes window 0's outputs
+    assert not torch.allclose(block(x3)[0, 0], base[0, 0], atol=1e-4)
+
+
+def test_relative_bias_enters_the_logits_on_both_paths() -> None:
+    torch.manual_seed(0)
+    fused = Attention(8, num_heads=2, impl="sdpa", rel_window=4)
+    math = Attention(8, num_heads=2, impl="math", rel_window=4)
+    math.load_state_dict(fused.state_dict())
+    with torch.no_grad():
+        fused.rel_bias.table.normal_(0, 2)
+        math.rel_bias.table.copy_(fused.rel_bias.table)
+    x = torch.randn(3, 16, 8)
+    mask = torch.rand(16, 16) > 0.3
+    mask |= torch.eye(16, dtype=torch.bool)
+    torch.testing.assert_close(fused(x, mask), math(x, mask), atol=1e-5, rtol=1e-4)
+    plain = Attention(8, num_heads=2, impl="math")
+    plain.load_state_dict({k: v for k, v in fused.state_dict().items() if "rel_bias" not in k})
+    assert not torch.allclose(plain(x), fused(x), atol=1e-3)
+
+
+def test_upsample_ops_shapes_and_pixel_shuffle_channel_order() -> None:
+    x = torch.randn(2, 16, 8)  # 4×4 tokens, 8 channels
+    assert upsample_tokens(x, 4, "bicubic").shape == (2, 64, 8)
+    assert upsample_tokens(x, 4, "updown").shape == (2, 64, 2)
+    shuffled = upsample_tokens(x, 4, "pixel")
+    # output channel c at offset (i, j) of input token (0,0) is input channel 4c + 2i + j
+    assert shuffled[0, 1, 0] == x[0, 0, 1]  # token (0,1): channel 0 <- input channel 1
+    assert shuffled[0, 8, 1] == x[0, 0, 6]  # token (1,0): channel 1 <- 4 + 2
+
+
+def test_noise_is_drawn_in_eval_follows_the_seed_and_can_be_turned_off() -> None:
+    gan = transgan.create_model("transgan2_tiny")
+    g = gan.generator.eval()
+    with torch.no_grad():
+        for m in g.modules():
+            if isinstance(m, NoiseInjection):
+                m.gain.fill_(1.0)
+    z = latents(4, 32, seed=0)
+    a = generate_images(g, z, noise_seed=1)
+    assert torch.equal(a, generate_images(g, z, noise_seed=1))  # same seed, same images
+    assert not torch.equal(a, generate_images(g, z, noise_seed=2))
+    set_noise(g, False)
+    assert torch.equal(generate_images(g, z, noise_seed=1), generate_images(g, z, noise_seed=2))
+
+
+def test_windowed_flops_match_torch_flop_counter() -> None:
+    gan = transgan.create_model(
+        "transgan2_tiny", g_attn_impl="math", d_attn_impl="math", g_noise=False, d_noise=False
+    )
+    with FlopCounterMode(display=False) as counter:
+        gan.generator(torch.randn(1, 32))
+    # bicubic up-sampling is element-wise and counted by neither
+    assert counter.get_total_flops() == gan.generator.estimate_flops()
+    with FlopCounterMode(display=False) as counter:
+        gan.discriminator(torch.randn(1, 3, 16, 16))
+    assert counter.get_total_flops() == gan.discriminator.estimate_flops()
+
+
+def test_cross_attention_flops_match_torch_flop_counter() -> None:
+    from transgan.models.generator import Generator, GeneratorConfig
+
+    g = Generator(
+        GeneratorConfig(
+            latent_dim=8,
+            bottom_width=4,
+            dim=16,
+            depths=(0, 1),
+            upsample=("bicubic",),
+            cross_attention=True,
+            attn_impl="math",
+        )
+    )
+    with FlopCounterMode(display=False) as counter:
+        g(torch.randn(1, 8))
+    assert counter.get_total_flops() == g.estimate_flops()
+
+
+def test_multiscale_d_needs_consistent_scales() -> None:
+    with pytest.raises(ValueError, match="coarsest patch 8"):
+        MultiScaleDiscriminatorConfig(
+            img_size=20, patch_size=2, scale_dims=(8, 8, 8), depths=(1, 1, 1)
+        )
+    with pytest.raises(ValueError, match="window 3"):
+        MultiScaleDiscriminatorConfig(img_size=16, scale_dims=(8, 8), depths=(1, 1), windows=(3, 0))
+
+
+def test_overlapping_patchifier_equals_a_strided_conv() -> None:
+    from torch.nn import functional as F
+
+    from transgan.models.discriminator import Patchify
+
+    patchify = Patchify(2, 5, overlap=True)
+    x = torch.randn(2, 3, 8, 8)
+    weight = patchify.proj.weight.view(5, 3, 4, 4)
+    conv = F.conv2d(x, weight, patchify.proj.bias, stride=2, padding=1)  # (2, 5, 4, 4)
+    torch.testing.assert_close(patchify(x), conv.flatten(2).transpose(1, 2))
