@@ -74,6 +74,7 @@ def tiny_train_config(**changes):
         "workers": 0,
         "grid_size": 4,
         "device": "cpu",
+        "precision": "fp32",  # the same arithmetic on every CI machine
     }
     base.update(changes)
     return TrainConfig(**base)
@@ -131,6 +132,8 @@ def tiny_cli_args(kimg: str, tick: str) -> list[str]:
         "cpu",
         "--grid-size",
         "4",
+        "--precision",
+        "fp32",
         *model,
     ]
 

@@ -73,19 +73,24 @@ def discriminator_loss(
     config: LossConfig,
     augment: Augment,
     separate_batches: bool = False,
+    penalty_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's loss on a batch of real and (detached) fake images.
 
     ``separate_batches``: run reals, fakes (and interpolates) through D in separate passes,
-    for discriminators with batch statistics.
+    for discriminators with batch statistics. ``penalty_weight``: lazy regularisation —
+    0 skips the gradient penalty / R1 (and its double backward) on this step, k > 0 scales
+    it by k (computed every k-th step, StyleGAN2's "lazy regularisation"); 1 = every step.
 
     Returns:
         The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
-        ``penalty`` and ``d_loss``.
+        ``penalty`` (as added to the loss) and ``d_loss``.
     """
     b = real.shape[0]
     fake = fake.detach()
-    if config.kind == "wgangp-eps":
+    penalize = config.has_penalty and penalty_weight > 0
+    penalty = torch.zeros((), device=real.device)
+    if config.kind == "wgangp-eps" and penalize:
         alpha = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
         mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
         with double_backward_attention():
@@ -93,22 +98,23 @@ def discriminator_loss(
             d_real, d_fake, d_mixed = _logits(discriminator, parts, separate_batches)
             grad_norm = _input_grad(d_mixed, mixed).float().norm(2, dim=1)
         penalty = config.gp_weight * (grad_norm - 1).square().mean()
-        loss = d_fake.mean() - d_real.mean() + penalty + config.eps_weight * d_real.square().mean()
-    elif config.kind == "logistic" and config.r1_gamma > 0:
+    elif config.kind == "logistic" and penalize:
         real = real.detach().requires_grad_(True)
         with double_backward_attention():
             parts = [augment(real), augment(fake)]
             d_real, d_fake = _logits(discriminator, parts, separate_batches)
             grad = _input_grad(d_real, real).float()
         penalty = 0.5 * config.r1_gamma * grad.square().sum(1).mean()
-        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + penalty
     else:
         d_real, d_fake = _logits(discriminator, [augment(real), augment(fake)], separate_batches)
-        penalty = torch.zeros((), device=real.device)
-        if config.kind == "hinge":
-            loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-        else:
-            loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    if penalize and penalty_weight != 1.0:
+        penalty = penalty * penalty_weight
+    if config.kind == "wgangp-eps":
+        loss = d_fake.mean() - d_real.mean() + penalty + config.eps_weight * d_real.square().mean()
+    elif config.kind == "hinge":
+        loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    else:
+        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + penalty
     stats = {
         "d_real": d_real.detach().mean(),
         "d_fake": d_fake.detach().mean(),

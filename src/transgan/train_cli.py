@@ -132,6 +132,13 @@ Examples:
 )
 @click.option("--loss", type=click.Choice(LOSSES), default="wgangp-eps")
 @click.option("--gp-weight", type=click.FloatRange(0), default=10.0)
+@click.option(
+    "--penalty-every",
+    type=click.IntRange(1),
+    default=1,
+    help="Lazy regularisation: the gradient penalty / R1 on every k-th D step, weighted ×k "
+    "(1 = every step, as the paper).",
+)
 @click.option("--r1-gamma", type=click.FloatRange(0), default=1.0, help="logistic loss only.")
 @click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=1e-4)
@@ -175,7 +182,13 @@ Examples:
 @click.option("--seed", type=click.IntRange(0), default=0)
 @click.option("--device", default="auto", help="auto, cpu, cuda.")
 @click.option("--workers", type=click.IntRange(0), default=2, help="Data loader processes.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32")
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="auto",
+    help="auto: bf16 autocast on CUDA with bf16 and on CPUs whose bf16 matmuls are measurably "
+    "faster (amx_bf16/avx512_bf16), else fp32.",
+)
 @click.option("--compile/--no-compile", default=False, help="torch.compile G and D.")
 @click.option("--grad-checkpointing/--no-grad-checkpointing", default=False)
 @click.option(
@@ -309,6 +322,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         n_critic=opts["n_critic"],
         accum_steps=opts["accum_steps"],
         loss=loss,
+        penalty_every=opts["penalty_every"],
         lr_g=opts["lr_g"],
         lr_d=opts["lr_d"],
         beta1=opts["beta1"],

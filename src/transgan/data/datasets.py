@@ -3,7 +3,7 @@
 - ``digits``: scikit-learn's handwritten digits (8×8, shipped inside the wheel, no
   download), upscaled to R and repeated to RGB — the offline default. ``digits`` is the
   training split (1,198 images); ``digits-test`` the 599 held out as the digits metrics'
-  reference.
+  reference; ``digits-all`` all 1,797 (what ``digits`` meant up to release 0.1).
 - ``cifar10``, ``stl10`` (unlabeled split), ``celeba`` (centre crop): torchvision, downloaded
   into ``root`` on first use.
 - any folder: every image below it, centre-cropped to a square and resized to R.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-BUILTIN_DATASETS = ("digits", "digits-test", "cifar10", "stl10", "celeba")
+BUILTIN_DATASETS = ("digits", "digits-test", "digits-all", "cifar10", "stl10", "celeba")
 
 
 class DataError(ValueError):
@@ -137,6 +137,7 @@ def _torchvision(name: str, resolution: int, root: Path, download: bool) -> Data
 BUILTIN_SPLITS = {
     "digits": "train",
     "digits-test": "test",
+    "digits-all": "all",
     "cifar10": "train",
     "stl10": "unlabeled",
     "celeba": "train",
@@ -189,8 +190,8 @@ def build_dataset(
     """
     if data == "digits":
         return load_digits(resolution, "train")
-    if data == "digits-test":
-        return load_digits(resolution, "test")
+    if data in ("digits-test", "digits-all"):
+        return load_digits(resolution, data.split("-")[1])
     if data in BUILTIN_DATASETS:
         return _torchvision(data, resolution, Path(root), download)
     folder = Path(data)

@@ -10,7 +10,7 @@ from transgan import presets
 from transgan.augment import AugmentConfig
 from transgan.losses import LossConfig
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class TrainConfig:
     n_critic: int = 5  # D steps per G step
     accum_steps: int = 1  # micro-batches per optimizer step (same math, less memory)
     loss: LossConfig = field(default_factory=LossConfig)
+    penalty_every: int = 1  # lazy regularisation: GP / R1 on every k-th D step, weighted ×k
     lr_g: float = 1e-4
     lr_d: float = 1e-4
     beta1: float = 0.0
@@ -57,7 +58,7 @@ class TrainConfig:
     seed: int = 0  # each rank seeds with seed · world_size + rank
     device: str = "auto"
     workers: int = 2  # data loader worker processes (file data sets only)
-    precision: str = "fp32"  # fp32, bf16 or fp16 (autocast; fp32 master weights)
+    precision: str = "auto"  # auto, fp32, bf16 or fp16 (autocast; fp32 master weights)
     compile: bool = False  # torch.compile G and D
     grad_checkpointing: bool = False  # recompute each block in backward to save memory
     max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
@@ -72,6 +73,7 @@ class TrainConfig:
             (self.batch >= 1 and self.g_batch >= 1, "batch sizes must be >= 1"),
             (self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}"),
             (self.accum_steps >= 1, f"accum_steps must be >= 1, got {self.accum_steps}"),
+            (self.penalty_every >= 1, f"penalty_every must be >= 1, got {self.penalty_every}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.mtct_weight >= 0, f"mtct_weight must be >= 0, got {self.mtct_weight}"),
             (self.local_kind in ("none", "1d", "2d"), "local_kind must be none, 1d or 2d"),

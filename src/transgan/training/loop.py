@@ -9,6 +9,7 @@ training state and stop cleanly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import resource
 import signal
 import sys
@@ -25,6 +26,7 @@ from transgan.distributed import DistInfo, all_reduce_sum, any_rank, init_distri
 from transgan.fileio import append_jsonl, write_json_atomic
 from transgan.images import save_grid
 from transgan.locality import LocalityMasks, LocalitySchedule
+from transgan.precision import PrecisionChoice, resolve_precision
 from transgan.runtime import seed_everything
 from transgan.sampling import generate_images, latents
 from transgan.snapshot import save_snapshot
@@ -219,7 +221,24 @@ def train(
     """
     info = init_distributed(cfg.device)
     try:
-        return _train(cfg, info, out=out, desc=desc, resume=resume, run_dir=run_dir)
+        choice = resolve_precision(cfg.precision, info.device)
+        if info.enabled:  # the probe may differ between ranks: rank 0 decides for all
+            holder = [choice]
+            torch.distributed.broadcast_object_list(holder, src=0)
+            choice = holder[0]
+        if info.is_main and cfg.precision == "auto":
+            tqdm.write(f"precision: {choice.precision} (auto: {choice.reason})", file=sys.stderr)
+        run_cfg = dataclasses.replace(cfg, precision=choice.precision)
+        return _train(
+            run_cfg,
+            info,
+            out=out,
+            desc=desc,
+            resume=resume,
+            run_dir=run_dir,
+            requested=cfg,
+            precision=choice,
+        )
     finally:
         shutdown(info)
 
@@ -259,6 +278,8 @@ def _train(
     desc: str,
     resume: Path | None,
     run_dir: Path | None,
+    requested: TrainConfig,
+    precision: PrecisionChoice,
 ) -> Path:
     model_config = cfg.model_config()
     local_batch, local_g_batch = _local_batches(cfg, info)
@@ -305,9 +326,10 @@ def _train(
         write_json_atomic(
             run_dir / "config.json",
             {
-                "train": cfg.to_dict(),
+                "train": requested.to_dict(),  # as asked (precision may be "auto")
                 "model": model_config.to_dict(),
                 "world_size": info.world_size,
+                "precision": {"used": precision.precision, "reason": precision.reason},
             },
         )
         truncate_jsonl(run_dir / "stats.jsonl", counters.nimg)
@@ -346,6 +368,7 @@ def _train(
                 nimg_step=cfg.batch * cfg.n_critic,
                 nimg_after=counters.nimg,
                 stats=stats,
+                first_d_step=(counters.iteration - 1) * cfg.n_critic,
             )
             bar.update(cfg.batch * cfg.n_critic / 1000)
             tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)

@@ -111,6 +111,7 @@ def train_iteration(
     nimg_step: int,
     nimg_after: int,
     stats: TickStats,
+    first_d_step: int = 0,
 ) -> None:
     """``n_critic`` D steps and one G step; updates the EMA.
 
@@ -118,6 +119,8 @@ def train_iteration(
         nimg_step: real images this iteration shows D over all ranks (batch · n_critic);
             the EMA's half-life is counted in these images, like kimg.
         nimg_after: the run's real-image counter after this iteration.
+        first_d_step: the run's count of D steps before this iteration; with
+            ``cfg.penalty_every`` = k the penalty is computed on D steps 0, k, 2k, … ×k.
     """
     g, d = nets.generator, nets.discriminator
     latent_dim = g.config.latent_dim
@@ -127,8 +130,10 @@ def train_iteration(
 
     separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
     k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
+    every = cfg.penalty_every
     real = None
-    for _ in range(cfg.n_critic):
+    for j in range(cfg.n_critic):
+        penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
         real = next(data).to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)
         nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
@@ -139,7 +144,13 @@ def train_iteration(
                 fake = g(z_i)
             with _no_sync(nets.d_train, i < k - 1), autocast(cfg, device):
                 loss, parts = discriminator_loss(
-                    nets.d_train, real_i, fake.float(), cfg.loss, augment, separate_batches=separate
+                    nets.d_train,
+                    real_i,
+                    fake.float(),
+                    cfg.loss,
+                    augment,
+                    separate_batches=separate,
+                    penalty_weight=penalty_weight,
                 )
                 _backward(loss / k, nets.scaler)
             total = total + loss.detach() / k
