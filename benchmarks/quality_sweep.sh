@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A sweep of digits recipes at equal kimg, many runs in parallel (one GPU or many cores):
 # which choices learn fastest per image. Results: OUT/sweep.jsonl (one line per evaluation).
-#   bash benchmarks/quality_sweep.sh OUT_DIR [KIMG] [DEVICE]
+#   bash benchmarks/quality_sweep.sh OUT_DIR [KIMG] [DEVICE] [SET]
+# SET: "first" (loss, optimiser, augmentation, G/D hybrids) or "d" (the transformer D with R1).
+# RUN_TIMEOUT (seconds, env) ends each run; its evaluations so far are kept.
 set -u
-OUT=${1:?out dir}; KIMG=${2:-80}; DEVICE=${3:-cuda}
+OUT=${1:?out dir}; KIMG=${2:-80}; DEVICE=${3:-cuda}; SET=${4:-first}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
@@ -19,11 +21,14 @@ V1G="--model transgan2_tiny --set g_latent_dim=64 --set g_dim=128 --set g_depths
 MSD="--set d_scale_dims=(48,16) --set d_depths=(2,2) --set d_windows=(0,0) --set d_noise=False"
 run() {  # name seed kimg args...
   local name=$1 seed=$2 kimg=$3; shift 3
-  TORCH_HOME="$OUT/home-$name-$seed" $PY -m transgan train $COMMON --seed "$seed" \
+  TORCH_HOME="$OUT/home-$name-$seed" timeout -s INT "${RUN_TIMEOUT:-0}" \
+    $PY -m transgan train $COMMON --seed "$seed" \
     --kimg "$kimg" --run-dir "$OUT/$name-s$seed" "$@" > "$OUT/$name-s$seed.log" 2>&1
   echo "$name $seed rc=$?"
 }
 D=transgan_digits
+R1="--loss logistic --r1-gamma 0.1 --penalty-every 4"
+first() {
 run demo 0 $KIMG --model $D --loss hinge &
 run demo 1 $KIMG --model $D --loss hinge &
 run hinge-t 0 $KIMG --model $D --loss hinge $AT &
@@ -52,6 +57,27 @@ run ms-ov-hinge-t 0 $KIMG $V1G $MSD --set d_overlap_first=True --loss hinge $AT 
 run ms-r1-t 0 $KIMG $V1G $MSD --loss logistic --r1-gamma 0.1 --penalty-every 4 $AT &
 run ms-ov-r1-t 0 $KIMG $V1G $MSD --set d_overlap_first=True --loss logistic --r1-gamma 0.1 --penalty-every 4 $AT &
 run cg-msd-dc 0 $KIMG --model transgan2_tiny $MSD --set g_arch=dcgan $DC &
+}
+d() {
+run r1 0 $KIMG --model $D $R1 $AT &
+run r1 1 $KIMG --model $D $R1 $AT &
+run r1-g0.03 0 $KIMG --model $D --loss logistic --r1-gamma 0.03 --penalty-every 4 $AT &
+run r1-dlr1 0 $KIMG --model $D $R1 $AT --lr-d 1e-4 &
+run r1-b05 0 $KIMG --model $D $R1 $AT --beta1 0.5 &
+run r1-none 0 $KIMG --model $D $R1 --augment none &
+run r1-tc 0 $KIMG --model $D $R1 --augment translation,cutout --translation 0.125 &
+run r1-p4 0 $KIMG --model $D $R1 $AT --set d_patch_size=4 &
+run r1-tanh 0 $KIMG --model $D $R1 $AT --set g_output=tanh &
+run r1-nc2 0 $KIMG --model $D $R1 $AT --n-critic 2 &
+run r1-lr4 0 $KIMG --model $D $R1 $AT --lr-g 4e-4 --lr-d 4e-4 &
+run ms-r1 0 $KIMG $V1G $MSD $R1 $AT &
+run ms-r1 1 $KIMG $V1G $MSD $R1 $AT &
+run ms11-r1 0 $KIMG $V1G $MSD "--set=d_depths=(1,1)" $R1 $AT &
+run ms96-r1 0 $KIMG $V1G $MSD "--set=d_scale_dims=(96,32)" "--set=d_depths=(1,1)" $R1 $AT &
+run wgan-t 1 $KIMG --model $D --loss wgangp-eps $AT &
+run tg-cd 1 $KIMG --model $D --set d_arch=dcgan $DC &
+}
+$SET
 wait
 $PY - "$OUT" <<'PY'
 import glob, json, os, sys

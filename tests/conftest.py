@@ -184,3 +184,12 @@ def poison_d_loss(setattr_fn, first: int | None = None) -> None:
         return (loss * float("nan") if first is None or calls["n"] <= first else loss), stats
 
     setattr_fn(steps, "discriminator_loss", poisoned)
+
+
+@pytest.fixture
+def digits_cache(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digits classifier and torch-fidelity's feature cache in this session's temporary
+    folder: trained once per session (~10 s), never written to the user's home."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("TRANSGAN_CACHE", str(base / "tg-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch-home"))

@@ -36,7 +36,8 @@ Examples:
     "--metrics",
     "metric_text",
     default="fid50k,is50k",
-    help="Comma-separated: fid|is|kid|pr + sample count (fid50k, kid1000, pr10k).",
+    help="Comma-separated: fid|is|kid|pr + sample count (fid50k, kid1000, pr10k); on the "
+    "digits also the offline dfid|dkid|dis|dcov (dfid2k,dcov2k).",
 )
 @click.option(
     "--inception-weights",

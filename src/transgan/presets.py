@@ -408,6 +408,26 @@ def transgan2_tiny() -> ModelConfig:
 
 
 @register_preset
+def transgan2_digits() -> ModelConfig:
+    """16px digits (ours): transgan_digits' G with the last up-sampling bicubic instead of
+    PixelShuffle (no 2×2 checkerboard; width 32 at 16²) and 4×4 windows at 16² — what the
+    quality sweeps found (docs/quality.md); the v1 patch D."""
+    return ModelConfig(
+        name="transgan2_digits",
+        generator=GeneratorConfig(
+            latent_dim=64,
+            bottom_width=4,
+            dim=128,
+            depths=(2, 1, 1),
+            upsample=("pixel", "bicubic"),
+            windows=(0, 0, 4),
+        ),
+        discriminator=DiscriminatorConfig(img_size=16, patch_size=2, dim=64, depth=2),
+        dataset="digits",
+    )
+
+
+@register_preset
 def dcgan_digits() -> ModelConfig:
     """The DCGAN-sized conv reference at 16 px (G 0.30 M, D 0.04 M; not a transformer)."""
     return ModelConfig(

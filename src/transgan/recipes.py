@@ -31,6 +31,18 @@ class Recipe:
 _BASE = {"model": "transgan_s", "data": "cifar10"}
 # Digits runs: 64 real images per D step, 5 kimg per tick.
 _DIGITS = {"data": "digits", "kimg": 60.0, "tick": 5.0, "snap": 4, "batch": 64, "g_batch": 64}
+# What the digits sweeps found for the pure transformer pair (docs/quality.md): its D
+# needs a regulariser (R1, lazily) and light augmentation; hinge without one collapses.
+_DIGITS_TRANSFORMER = {
+    "n_critic": 1,
+    "loss": "logistic",
+    "r1_gamma": 0.1,
+    "penalty_every": 4,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "augment": "translation",
+    "translation": 0.125,
+}
 _DCGAN_OPTIM = {
     "n_critic": 1,
     "loss": "logistic",
@@ -107,21 +119,37 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "digits-demo",
             "-",
-            "`make demo`: transgan_digits on the built-in digits, "
-            "hinge loss, n_critic 1, lr 2e-4, ~8 min on 2 CPU cores",
+            "`make demo`: transgan2_digits on the built-in digits, non-saturating loss with "
+            "lazy R1 (γ 0.1 every 4 D steps), translation 1/8, lr 2e-4, ~8 min on 2 CPU cores",
+            "-",
+            {**_DIGITS, "model": "transgan2_digits", "kimg": 100.0, **_DIGITS_TRANSFORMER},
+        ),
+        Recipe(
+            "digits-demo-v1",
+            "-",
+            "the previous demo: transgan_digits, hinge, n_critic 1, lr 2e-4, the default "
+            "augmentation (translation, cutout, color) — kept for comparison",
             "-",
             {
+                **_DIGITS,
                 "model": "transgan_digits",
-                "data": "digits",
-                "kimg": 60.0,
-                "tick": 5.0,
-                "snap": 4,
-                "batch": 64,
-                "g_batch": 64,
                 "n_critic": 1,
                 "loss": "hinge",
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
+            },
+        ),
+        Recipe(
+            "digits-hybrid",
+            "-",
+            "transformer G (transgan_digits) + the DCGAN-sized conv D, DCGAN's optimiser: "
+            "the paper's Table 1 direction on the digits",
+            "-",
+            {
+                **_DIGITS,
+                "model": "transgan_digits",
+                "overrides": ("d_arch=dcgan",),
+                **_DCGAN_OPTIM,
             },
         ),
         Recipe(

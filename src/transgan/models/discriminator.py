@@ -128,6 +128,8 @@ class MultiScaleDiscriminatorConfig:
     noise: bool = True  # noise injection on every attention input (incl. the last block)
     norm: str = "ln"  # "ln" (LayerNorm) or "pn" (PixelNorm), also the final norm
     overlap_first: bool = False  # scale 1 reads 2p-wide patches with stride p (CelebA-HQ)
+    head: str = "cls"  # "cls": cls token + last block (the authors'); "flatten": Linear on
+    # all final tokens (position-aware, like DCGAN's head; no cls token, no last block)
     num_heads: int = 4  # attention heads in every block
     mlp_ratio: float = 4.0  # MLP hidden width / dim
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
@@ -162,6 +164,8 @@ class MultiScaleDiscriminatorConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+        if self.head not in ("cls", "flatten"):
+            raise ValueError(f"head must be 'cls' or 'flatten', got {self.head!r}")
 
     @property
     def scale_windows(self) -> tuple[int, ...]:
@@ -244,12 +248,14 @@ class MultiScaleDiscriminator(nn.Module):
             )
         )
         final = c.dims[-1]
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, final))
-        self.last_block = block(final, 0, 0, False)
+        flatten = c.head == "flatten"
+        self.cls_token = None if flatten else nn.Parameter(torch.zeros(1, 1, final))
+        self.last_block = None if flatten else block(final, 0, 0, False)
         self.norm = make_norm(c.norm, final)
-        self.head = nn.Linear(final, 1)
+        self.head = nn.Linear(final * (c.grids[-1] ** 2 if flatten else 1), 1)
         self.apply(init_transformer_weights)
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        if self.cls_token is not None:
+            nn.init.trunc_normal_(self.cls_token, std=0.02)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
 
@@ -268,13 +274,17 @@ class MultiScaleDiscriminator(nn.Module):
             tokens = patches + self.pos_embeds[k]
             for blk in blocks:
                 tokens = blk(tokens)
+        if self.cls_token is None:  # flatten head: (B, N, C) -> (B, N·C) -> (B,)
+            return self.head(self.norm(tokens).flatten(1)).squeeze(-1)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
         tokens = self.last_block(torch.cat([cls, tokens], dim=1))  # (B, 1 + N, C)
         return self.head(self.norm(tokens[:, 0])).squeeze(-1)  # (B, C) -> (B,)
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
-        for blk in [*itertools.chain.from_iterable(self.scales), self.last_block]:
+        for blk in itertools.chain.from_iterable(self.scales):
             blk.grad_checkpointing = enabled
+        if self.last_block is not None:
+            self.last_block.grad_checkpointing = enabled
 
     def count_params(self) -> int:
         return count_params(self)
@@ -290,5 +300,7 @@ class MultiScaleDiscriminator(nn.Module):
             flops += 2 * g * g * layer.in_features * layer.out_features
             flops += (depth - tail) * block_flops(g * g, d, c.mlp_ratio, window=w)
             flops += tail * block_flops(g * g, d, c.mlp_ratio)
+        if c.head == "flatten":
+            return flops + 2 * self.head.in_features
         flops += block_flops(c.grids[-1] ** 2 + 1, c.dims[-1], c.mlp_ratio)
         return flops + 2 * c.dims[-1]

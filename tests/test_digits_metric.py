@@ -1,0 +1,88 @@
+"""The offline digits metric: a classifier trained here, plugged into torch-fidelity."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from transgan import digits_metric
+from transgan.data.datasets import digits_split, load_digits
+from transgan.metrics import EvalError, evaluate, parse_metrics
+
+pytestmark = pytest.mark.usefixtures("digits_cache")
+
+
+class DigitsFromTheTestSplit(nn.Module):
+    """A 'generator' whose samples are held-out digits: the metric's best case."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images = load_digits(16, "test").images
+        self.anchor = nn.Parameter(torch.zeros(()))  # evaluate() reads the device from here
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        index = (z[:, 0].abs() * 1e4).long() % len(self.images)
+        return self.images[index] + 0 * self.anchor
+
+
+class Blobs(nn.Module):
+    """A 'generator' of smooth random blobs: no digit at all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        low = z[:, :48].view(-1, 3, 4, 4).mean(1, keepdim=True).tanh()
+        return nn.functional.interpolate(low, size=16, mode="bilinear").repeat(1, 3, 1, 1)
+
+
+def test_classifier_is_accurate_on_the_held_out_digits() -> None:
+    assert digits_metric.test_accuracy() > 0.95
+    assert digits_metric.classifier_path().name.endswith(".safetensors")
+
+
+def test_held_out_digits_score_far_better_than_blobs() -> None:
+    specs = parse_metrics("dfid500,dkid500,dis500,dcov500")
+    real = load_digits(16, "train")
+    good = evaluate(DigitsFromTheTestSplit(), 64, real, "unused", specs)
+    bad = evaluate(Blobs(), 64, real, "unused", specs)
+    assert good["dfid500"] < 15 < 300 < bad["dfid500"]
+    assert good["dkid500_mean"] < bad["dkid500_mean"]
+    assert good["dis500_mean"] > 5 > bad["dis500_mean"]
+    assert good["dcov500"] == 1.0
+    assert good["dcov500_confident"] > 0.8
+
+
+def test_digit_metrics_need_no_inception_weights() -> None:
+    specs = parse_metrics("dcov100")
+    out = evaluate(Blobs(), 64, load_digits(16, "train"), "unused", specs)
+    assert set(out) == {"dcov100", "dcov100_confident"}
+    with pytest.raises(EvalError, match="dfid"):
+        parse_metrics("dfd100")
+
+
+def test_the_held_out_split_is_not_the_training_split() -> None:
+    train, _ = digits_split("train")
+    test, _ = digits_split("test")
+    assert len(train) == 1198 and len(test) == 599
+
+
+def test_eval_prints_digit_metrics_of_a_snapshot_offline(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from conftest import tiny_train_config
+
+    from transgan.cli import main
+    from transgan.training.loop import train
+
+    run_dir = train(tiny_train_config(kimg=0.016), out=tmp_path)
+    snapshot = next(run_dir.glob("network-snapshot-*.safetensors"))
+    result = CliRunner().invoke(
+        main, ["eval", str(snapshot), "--data", "digits", "--metrics", "dfid200,dcov200"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["metrics"]["dfid200"] > 0 and 0 <= report["metrics"]["dcov200"] <= 1
