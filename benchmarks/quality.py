@@ -48,8 +48,10 @@ def final_metrics(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def run_one(recipe: str, seed: int, max_time: float, out: Path, extra: list[str]) -> dict:
-    run_dir = out / f"{recipe}-s{seed}"
+def run_one(
+    recipe: str, seed: int, max_time: float, out: Path, extra: list[str], kimg: float, tag: str
+) -> dict:
+    run_dir = out / f"{recipe}{tag}-s{seed}"
     cmd = [
         sys.executable,
         "-m",
@@ -62,7 +64,7 @@ def run_one(recipe: str, seed: int, max_time: float, out: Path, extra: list[str]
         "--max-time",
         str(max_time),
         "--kimg",
-        "100000",
+        str(kimg),
         "--snap",
         "100000",
         "--metrics",
@@ -77,7 +79,7 @@ def run_one(recipe: str, seed: int, max_time: float, out: Path, extra: list[str]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{recipe} seed {seed} failed:\n{result.stderr[-2000:]}")
-    record = {"recipe": recipe, "seed": seed, "wall_s": round(time.time() - start, 1)}
+    record = {"recipe": recipe + tag, "seed": seed, "wall_s": round(time.time() - start, 1)}
     record.update(final_metrics(run_dir))
     return record
 
@@ -88,15 +90,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--max-time", type=float, default=180.0)
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
+    parser.add_argument(
+        "--kimg", type=float, default=100000.0, help="equal kimg instead (with --max-time 0)"
+    )
+    parser.add_argument("--tag", default="", help="suffix for run names (variants)")
     parser.add_argument("extra", nargs="*", help="more `transgan train` options (after --)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.max_time:g} s of training per run")
+    budget = f"{args.max_time:g} s" if args.max_time else f"{args.kimg:g} kimg"
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {budget} of training per run")
     rows = []
     for recipe in args.recipe:
         for seed in seeds:
-            record = run_one(recipe, seed, args.max_time, args.out, args.extra)
+            record = run_one(recipe, seed, args.max_time, args.out, args.extra, args.kimg, args.tag)
             record["cpu"] = cpu_name()
             with open(args.out / "quality.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -104,7 +111,7 @@ def main() -> None:
             rows.append(record)
     print(f"\n| recipe | seeds | kimg | {' | '.join(KEYS)} | collapsed seeds |")
     print("|---" * (len(KEYS) + 4) + "|")
-    for recipe in args.recipe:
+    for recipe in (r + args.tag for r in args.recipe):
         mine = [r for r in rows if r["recipe"] == recipe]
         medians = [statistics.median(r.get(k, float("nan")) for r in mine) for k in KEYS]
         kimg = statistics.median(r["kimg"] for r in mine)

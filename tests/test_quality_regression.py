@@ -6,11 +6,13 @@ on 2 CPU cores. It exercises the whole training path (data, losses, optimiser st
 snapshot, metrics) with a recipe that converges reliably that early; the pure-transformer
 demo recipe needs several times longer for a stable number (docs/quality.md).
 
-Threshold, from the seed runs in docs/quality.md (20 kimg, seeds 0/1/2): digits-FID
-THRESHOLD_SEEDS; the test asks for < MAX_DFID and all ten digits among confident predictions.
+Threshold, from runs of exactly this configuration at 20 kimg: 268 on the CPU (Intel Xeon,
+1 thread, 77 s), 238 and 250 (seeds 0 and 1) in the GPU sweep of docs/quality.md; the test
+asks for < 450 and all ten digits among confident predictions.
 
-That it fails when training is broken was shown by flipping the sign of the generator's
-loss (``generator_loss`` returning ``-loss``): BROKEN_RESULT.
+That it fails when training is broken was shown by running it with the sign of the
+generator's loss flipped (``generator_loss`` returning ``-loss``): digits-FID 3,227 and one
+digit class out of ten (``dcov2k`` 0.1) — far outside both bounds.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from click.testing import CliRunner
 from transgan.cli import main
 from transgan.fileio import read_jsonl
 
-MAX_DFID = 0.0  # set below from the seed runs
+MAX_DFID = 450.0
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("digits_cache")]
 
