@@ -18,12 +18,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# A real short training (8 minutes of training on 2 CPU cores: --max-time stops it cleanly
+# A real short training (400 s of training on 2 CPU cores: --max-time stops it cleanly
 # with a snapshot), then a grid and the curves.
 demo: $(STAMP)
 	$(VENV)/bin/transgan models
 	rm -rf runs/demo
-	$(VENV)/bin/transgan train --recipe digits-demo --max-time 480 --run-dir runs/demo
+	$(VENV)/bin/transgan train --recipe digits-demo --max-time 400 --run-dir runs/demo
 	$(VENV)/bin/transgan generate $$(ls runs/demo/network-snapshot-*.safetensors | tail -n 1) \
 		--n 64 --seed 1 --grid runs/demo/samples.png
 	$(VENV)/bin/transgan plot runs/demo

@@ -178,3 +178,33 @@ def test_overlapping_patchifier_equals_a_strided_conv() -> None:
     weight = patchify.proj.weight.view(5, 3, 4, 4)
     conv = F.conv2d(x, weight, patchify.proj.bias, stride=2, padding=1)  # (2, 5, 4, 4)
     torch.testing.assert_close(patchify(x), conv.flatten(2).transpose(1, 2))
+
+
+MULTISCALE = [
+    n
+    for n in transgan.list_models()
+    if isinstance(transgan.get_config(n).discriminator, MultiScaleDiscriminatorConfig)
+]
+
+
+@pytest.mark.parametrize("name", MULTISCALE)
+def test_gradient_penalty_double_backward_through_every_v2_discriminator(name: str) -> None:
+    import dataclasses
+
+    from conftest import tiny_overrides
+
+    from transgan.losses import LossConfig, discriminator_loss
+    from transgan.models import MultiScaleDiscriminator
+
+    config = transgan.get_config(name, **tiny_overrides(name)).discriminator
+    if config.img_size > 64:  # same scales, windows and tails on a 64-px image: seconds
+        config = dataclasses.replace(config, img_size=64)
+    d = MultiScaleDiscriminator(config)
+    size = config.img_size
+    real, fake = torch.rand(2, 3, size, size) * 2 - 1, torch.rand(2, 3, size, size) * 2 - 1
+    for kind in ("wgangp-eps", "logistic"):
+        loss, stats = discriminator_loss(d, real, fake, LossConfig(kind), lambda x: x)
+        loss.backward()
+        assert stats["penalty"] > 0
+        assert all(torch.isfinite(p.grad).all() for p in d.parameters() if p.grad is not None)
+        d.zero_grad()

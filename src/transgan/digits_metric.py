@@ -81,6 +81,11 @@ def _training_images() -> tuple[torch.Tensor, torch.Tensor]:
 def train_classifier(epochs: int = 30, seed: int = 0) -> DigitClassifier:
     """Train the classifier on the ``digits`` training split with ±2-px shifts (deterministic
     for a given seed and thread count)."""
+    with torch.enable_grad():  # the first use may come from inside an evaluation (no_grad)
+        return _train(epochs, seed)
+
+
+def _train(epochs: int, seed: int) -> DigitClassifier:
     images, labels = _training_images()
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
