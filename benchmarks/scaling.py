@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from bench import median_seconds, peak_memory_mb  # the same timing as bench.py
 
 import transgan
 from transgan.models.layers import Block
@@ -33,31 +31,6 @@ PRESETS = {
     128: "transgan2_celeba128",
     256: "transgan2_church256",
 }
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def autocast(device: torch.device, bf16: bool):
@@ -81,8 +54,13 @@ def preset_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
             with torch.no_grad(), autocast(device, args.bf16):
                 g(z)
 
-        t = seconds(run, device, args.repeats)
-        row = {"preset": name, "px": size, "g_img_s": args.batch / t, "peak_mb": peak_mb(device)}
+        t = median_seconds(run, device, args.repeats)
+        row = {
+            "preset": name,
+            "px": size,
+            "g_img_s": args.batch / t,
+            "peak_mb": peak_memory_mb(device),
+        }
         row["g_gflops_per_img"] = g.estimate_flops() / 1e9
         rows.append(row)
         print(
@@ -112,7 +90,7 @@ def stage_rows(args: argparse.Namespace, device: torch.device) -> list[dict]:
                     out = blocks(x)
                 out.float().mean().backward()
 
-            t = seconds(run, device, args.repeats)
+            t = median_seconds(run, device, args.repeats)
             rows.append({"attention": attention, "grid": grid, "seconds": t})
             print(f"stage {attention:<9} {grid:>4}² tokens: {1000 * t:9.2f} ms", flush=True)
     for attention in ("window16", "global"):

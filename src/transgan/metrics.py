@@ -29,7 +29,7 @@ from torch.utils.data import Dataset, Subset
 
 from transgan.data.datasets import MappedDataset
 from transgan.images import to_uint8
-from transgan.models.layers import NoiseInjection
+from transgan.models.layers import noise_from
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = (
@@ -161,14 +161,8 @@ class Uint8Generator(nn.Module):
     @torch.no_grad()
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         device = next(self.generator.parameters()).device
-        noises = [m for m in self.generator.modules() if isinstance(m, NoiseInjection)]
-        for m in noises:
-            m.generator = self.rng
-        try:
+        with noise_from(self.generator, self.rng):
             return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
-        finally:
-            for m in noises:
-                m.generator = None
 
 
 def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
-from transgan.models.layers import NoiseInjection
+from transgan.models.layers import noise_from
 
 
 def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -17,38 +14,17 @@ def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cp
     return torch.randn(n, latent_dim, generator=gen).to(device)
 
 
-@contextlib.contextmanager
-def noise_seed(generator: nn.Module, seed: int) -> Iterator[None]:
-    """Inside the block, ``generator``'s noise injections draw from one private RNG seeded
-    with ``seed`` — so the same latents and seed give the same images, and torch's global
-    RNG (the training state's) is left untouched. A no-op for networks without noise."""
-    modules = [m for m in generator.modules() if isinstance(m, NoiseInjection)]
-    if not modules:
-        yield
-        return
-    device = next(generator.parameters()).device
-    rng = torch.Generator(device=device).manual_seed(seed)
-    for m in modules:
-        m.generator = rng
-    try:
-        yield
-    finally:
-        for m in modules:
-            m.generator = None
-
-
 @torch.no_grad()
 def generate_images(
     generator: nn.Module, z: torch.Tensor, batch_size: int = 64, noise_seed: int = 0
 ) -> torch.Tensor:
-    """G(z) in batches, clamped to [-1, 1], on the CPU; noise injections (v2) draw from
-    ``noise_seed`` (see ``noise_seed``)."""
-    with _noise_seed(generator, noise_seed):
+    """G(z) in batches, clamped to [-1, 1], on the CPU; noise injections (v2) draw from a
+    private RNG seeded with ``noise_seed`` (see ``noise_from``)."""
+    device = next(generator.parameters()).device
+    rng = torch.Generator(device=device).manual_seed(noise_seed)
+    with noise_from(generator, rng):
         out = [generator(chunk).clamp(-1, 1).cpu() for chunk in z.split(batch_size)]
     return torch.cat(out)
-
-
-_noise_seed = noise_seed
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,9 @@ attention input, and cross-attention to a latent memory.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -136,7 +139,7 @@ class NoiseInjection(nn.Module):
 
     ``gain`` is one learned scalar (init 0). Noise is drawn in eval mode too, as the
     authors' models were trained and evaluated. It comes from ``self.generator`` when one is
-    set (see ``sampling.noise_seed``: the same seed gives the same images) and from torch's
+    set (see ``noise_from``: the same seed gives the same images) and from torch's
     global RNG otherwise (training: saved and restored with the training state).
     ``enabled = False`` (``set_noise``) turns it off.
     """
@@ -157,6 +160,21 @@ class NoiseInjection(nn.Module):
             noise = torch.randn(shape, generator=self.generator, device=self.generator.device)
             noise = noise.to(device=x.device, dtype=x.dtype)
         return x + noise * self.gain
+
+
+@contextlib.contextmanager
+def noise_from(module: nn.Module, rng: torch.Generator) -> Iterator[None]:
+    """Inside the block, every noise injection in ``module`` draws from ``rng`` — so
+    sampling is reproducible and torch's global RNG (the training state's) is untouched.
+    A no-op for networks without noise."""
+    modules = [m for m in module.modules() if isinstance(m, NoiseInjection)]
+    for m in modules:
+        m.generator = rng
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.generator = None
 
 
 def set_noise(module: nn.Module, enabled: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from transgan import presets
 from transgan.augment import AugmentConfig
 from transgan.losses import LossConfig
+from transgan.models.generator import GeneratorConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -97,19 +98,17 @@ class TrainConfig:
 
     def model_config(self) -> presets.ModelConfig:
         """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
-        overrides = dict(self.model_overrides)
-        if self.mtct_weight > 0:
-            overrides["g_mtct"] = True
-        plain = dict(self.model_overrides)
-        transformer_g = isinstance(
-            presets.get_config(self.model, **plain).generator, presets.GeneratorConfig
-        )
+        config = presets.get_config(self.model, **self.model_overrides)
+        transformer_g = isinstance(config.generator, GeneratorConfig)
         if not transformer_g and (self.mtct_weight > 0 or self.local_kind != "none"):
             raise ValueError(
                 "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
                 "transformer generator; drop them or use --set g_arch=transformer"
             )
-        return presets.get_config(self.model, **overrides)
+        if self.mtct_weight > 0:
+            generator = dataclasses.replace(config.generator, mtct=True)
+            config = dataclasses.replace(config, generator=generator)
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -131,14 +131,14 @@ def train_iteration(
     separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
     k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
     every = cfg.penalty_every
+    d_params = list(d.parameters())
     real = None
     for j in range(cfg.n_critic):
         penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
         real = next(data).to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)
         nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
-        total = torch.zeros((), device=device)
-        d_stats: dict[str, torch.Tensor] = {}
+        sums = MicroBatchMeans(k, device)
         for i, (real_i, z_i) in enumerate(zip(real.chunk(k), z.chunk(k), strict=True)):
             with torch.no_grad(), autocast(cfg, device):
                 fake = g(z_i)
@@ -153,19 +153,15 @@ def train_iteration(
                     penalty_weight=penalty_weight,
                 )
                 _backward(loss / k, nets.scaler)
-            total = total + loss.detach() / k
-            for key, value in parts.items():
-                d_stats[key] = d_stats.get(key, 0) + value / k
-        step = optimizer_step(nets.opt_d, list(d.parameters()), cfg.grad_clip, nets.scaler, total)
-        d_stats.update({f"d_{key}": v for key, v in step.items()})
-        stats.add(d_stats)
+            sums.add(loss, parts)
+        step = optimizer_step(nets.opt_d, d_params, cfg.grad_clip, nets.scaler, sums.loss)
+        stats.add({**sums.stats, **{f"d_{key}": v for key, v in step.items()}})
 
     # G step. D's parameters are frozen so G's backward writes no gradient into D.
     d.requires_grad_(False)
     nets.opt_g.zero_grad(set_to_none=True)
     z = torch.randn(local_g_batch, latent_dim, device=device)
-    total = torch.zeros((), device=device)
-    g_stats: dict[str, torch.Tensor] = {}
+    sums = MicroBatchMeans(k, device)
     for i, (z_i, real_i) in enumerate(zip(z.chunk(k), real.chunk(k), strict=True)):
         with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
             fake = nets.g_train(z_i)
@@ -177,14 +173,25 @@ def train_iteration(
                 loss = loss + cfg.mtct_weight * mtct
                 parts["mtct_loss"] = mtct.detach()
             _backward(loss / k, nets.scaler)
-        total = total + loss.detach() / k
-        for key, value in parts.items():
-            g_stats[key] = g_stats.get(key, 0) + value / k
-    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, total)
-    g_stats.update({f"g_{key}": v for key, v in step.items()})
+        sums.add(loss, parts)
+    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, sums.loss)
     d.requires_grad_(True)
-    stats.add(g_stats)
+    stats.add({**sums.stats, **{f"g_{key}": v for key, v in step.items()}})
     nets.ema.update(g, nimg_step, nimg_after)
+
+
+class MicroBatchMeans:
+    """Loss and statistics of one optimizer step, averaged over its ``k`` micro-batches."""
+
+    def __init__(self, k: int, device: torch.device) -> None:
+        self.k = k
+        self.loss = torch.zeros((), device=device)
+        self.stats: dict[str, torch.Tensor] = {}
+
+    def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+        self.loss = self.loss + loss.detach() / self.k
+        for key, value in parts.items():
+            self.stats[key] = self.stats.get(key, 0) + value / self.k
 
 
 def _no_sync(module: object, skip: bool) -> contextlib.AbstractContextManager:
