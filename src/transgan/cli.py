@@ -154,12 +154,16 @@ def recipes() -> None:
 
 
 def _register_subcommands() -> None:
-    from transgan.eval_cli import eval_command, plot_command
+    from transgan.eval_cli import eval_command, fid_stats_command, plot_command
+    from transgan.interop_cli import export_command, import_command
     from transgan.train_cli import train
 
     main.add_command(train)
     main.add_command(eval_command)
     main.add_command(plot_command)
+    main.add_command(import_command)
+    main.add_command(export_command)
+    main.add_command(fid_stats_command)
 
 
 _register_subcommands()

@@ -20,6 +20,8 @@ Examples:
       --inception-weights ~/weights-inception-2015-12-05-6726825d.pth
   # the same through the environment
   {WEIGHTS_ENV}=~/weights-inception-2015-12-05-6726825d.pth transgan eval SNAP --data digits
+  # FID against the authors' precomputed statistics, with their uint8 truncation
+  transgan eval SNAP --ref-stats fid_stats_cifar10_train.npz --metrics fid50k --quantize truncate
 """
 
 
@@ -54,6 +56,22 @@ Examples:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the JSON result to this file.",
 )
+@click.option(
+    "--ref-stats",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FID against precomputed statistics (.npz with mu/sigma or mean/cov, as TTUR, "
+    "pytorch-fid, the authors' fid_stat/ and `transgan fid-stats` write) instead of --data.",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["round", "truncate"]),
+    default="round",
+    help="Samples to uint8: round (ours) or truncate (the authors' test.py). See "
+    "docs/evaluation.md.",
+)
+@click.option(
+    "--seed", type=click.IntRange(0), default=0, help="Seed of z and noise (--ref-stats)."
+)
 def eval_command(
     snapshot: Path,
     data: str,
@@ -65,11 +83,13 @@ def eval_command(
     batch_size: int,
     device: str,
     out_file: Path | None,
+    ref_stats: Path | None,
+    quantize: str,
+    seed: int,
 ) -> None:
     """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity."""
     from transgan.data import DataError, build_dataset
     from transgan.data.datasets import data_key
-    from transgan.fileio import write_json_atomic
     from transgan.metrics import (
         EvalError,
         evaluate,
@@ -81,6 +101,20 @@ def eval_command(
     from transgan.snapshot import SnapshotError, load_generator
 
     start = time.time()
+    if ref_stats is not None:
+        _eval_against_stats(
+            snapshot,
+            ref_stats,
+            metric_text,
+            inception_weights,
+            batch_size,
+            device,
+            quantize,
+            seed,
+            out_file,
+            start,
+        )
+        return
     try:
         specs = parse_metrics(metric_text)
         weights = resolve_inception_weights(inception_weights)
@@ -96,6 +130,7 @@ def eval_command(
             cache_dir=cache_dir,
             batch_size=batch_size,
             verbose=True,
+            quantize_mode=quantize,
         )
     except (EvalError, SnapshotError, DataError) as err:
         raise click.ClickException(str(err)) from err
@@ -103,12 +138,130 @@ def eval_command(
         "snapshot": str(snapshot),
         "data": data,
         "num_real": len(real),
+        "quantize": quantize,
         "metrics": results,
         "seconds": round(time.time() - start, 1),
     }
+    _report(report, out_file)
+
+
+def _report(report: dict, out_file: Path | None) -> None:
+    from transgan.fileio import write_json_atomic
+
     click.echo(json.dumps(report, indent=2))
     if out_file is not None:
         write_json_atomic(out_file, report)
+
+
+def _eval_against_stats(
+    snapshot: Path,
+    ref_stats: Path,
+    metric_text: str,
+    inception_weights: Path | None,
+    batch_size: int,
+    device: str,
+    quantize: str,
+    seed: int,
+    out_file: Path | None,
+    start: float,
+) -> None:
+    """``eval --ref-stats``: FID of SNAPSHOT's samples against precomputed statistics."""
+    from transgan import fid_stats
+    from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
+    from transgan.runtime import resolve_device
+    from transgan.snapshot import SnapshotError, load_generator
+
+    try:
+        specs = parse_metrics(metric_text)
+        others = [s.name for s in specs if s.kind != "fid"]
+        if others:
+            raise EvalError(
+                f"--ref-stats holds reference statistics for FID only; drop {', '.join(others)} "
+                "or run them without --ref-stats (against --data)"
+            )
+        mu_ref, sigma_ref = fid_stats.read_ref_stats(ref_stats)
+        dev = resolve_device(device)
+        generator, config = load_generator(snapshot, dev)
+        extractor = fid_stats.inception(resolve_inception_weights(inception_weights), dev)
+        results = {}
+        for spec in specs:
+            batches = fid_stats.generator_batches(
+                generator,
+                config.generator.latent_dim,
+                spec.num_samples,
+                batch_size,
+                quantize,
+                seed,
+            )
+            mu, sigma, _ = fid_stats.statistics(batches, extractor, spec.num_samples, spec.name)
+            results[spec.name] = fid_stats.frechet_distance(mu, sigma, mu_ref, sigma_ref)
+    except (EvalError, SnapshotError) as err:
+        raise click.ClickException(str(err)) from err
+    report = {
+        "snapshot": str(snapshot),
+        "ref_stats": str(ref_stats),
+        "quantize": quantize,
+        "seed": seed,
+        "metrics": results,
+        "seconds": round(time.time() - start, 1),
+    }
+    _report(report, out_file)
+
+
+FID_STATS_EXAMPLES = """
+\b
+Examples:
+  # CIFAR-10 training set, 50,000 images, at 32 px (downloads CIFAR-10 into ./data)
+  transgan fid-stats --data cifar10 --resolution 32 --out cifar10_train.npz
+  # a folder of images, offline with a local Inception weights file
+  transgan fid-stats --data ~/faces --resolution 64 --out faces.npz --inception-weights W.pth
+"""
+
+
+@click.command("fid-stats", epilog=FID_STATS_EXAMPLES, context_settings={"show_default": True})
+@click.option("--data", required=True, help="digits, cifar10, stl10, celeba or a folder.")
+@click.option("--data-root", default="data")
+@click.option("--resolution", type=click.IntRange(8), required=True, help="Image side in px.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--max-real", type=click.IntRange(2), help="Use at most this many images.")
+@click.option(
+    "--inception-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Local Inception weights file (or set {WEIGHTS_ENV}).",
+)
+@click.option("--batch-size", type=click.IntRange(1), default=64)
+@click.option("--device", default="auto")
+def fid_stats_command(
+    data: str,
+    data_root: str,
+    resolution: int,
+    out_file: Path,
+    max_real: int | None,
+    inception_weights: Path | None,
+    batch_size: int,
+    device: str,
+) -> None:
+    """Write FID reference statistics (mu, sigma of Inception pool3 features) of a data set
+    to an .npz in the TTUR / pytorch-fid format, for `transgan eval --ref-stats`."""
+    from transgan import fid_stats
+    from transgan.data import DataError, build_dataset
+    from transgan.metrics import EvalError, real_subset, resolve_inception_weights
+    from transgan.runtime import resolve_device
+
+    start = time.time()
+    try:
+        dataset = real_subset(build_dataset(data, resolution, data_root), max_real)
+        dev = resolve_device(device)
+        extractor = fid_stats.inception(resolve_inception_weights(inception_weights), dev)
+        batches = fid_stats.dataset_batches(dataset, batch_size)
+        mu, sigma, count = fid_stats.statistics(batches, extractor, len(dataset), data)
+    except (EvalError, DataError) as err:
+        raise click.ClickException(str(err)) from err
+    fid_stats.write_ref_stats(out_file, mu, sigma, count)
+    click.echo(
+        f"wrote {out_file}: mu {mu.shape}, sigma {sigma.shape} from {count:,} images of "
+        f"{data} at {resolution} px ({time.time() - start:.0f} s)"
+    )
 
 
 @click.command("plot")

@@ -17,6 +17,18 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
+QUANTIZE = ("round", "truncate")
+
+
+def quantize(images: torch.Tensor, mode: str = "round") -> torch.Tensor:
+    """[-1, 1] floats -> uint8: ``round`` (``to_uint8``) or ``truncate`` (the authors' test
+    script: x·127.5 + 127.5 cast down, half a level darker on average)."""
+    if mode not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {QUANTIZE}, got {mode!r}")
+    offset = 128.0 if mode == "round" else 127.5  # +0.5 then truncation == rounding
+    return (images.float() * 127.5 + offset).clamp(0, 255).to(torch.uint8)
+
+
 def grid_image(images: torch.Tensor, nrow: int | None = None) -> Image.Image:
     """A PIL image of ``images`` (B, 3, H, W) in [-1, 1] tiled in a grid."""
     nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))

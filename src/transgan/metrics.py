@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from transgan.data.datasets import MappedDataset
-from transgan.images import to_uint8
+from transgan.images import quantize, to_uint8
 from transgan.models.layers import noise_from
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -150,9 +150,12 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 class Uint8Generator(nn.Module):
     """G(z) as uint8 images, on whatever device torch-fidelity's noise arrives."""
 
-    def __init__(self, generator: nn.Module, noise_seed: int = 0) -> None:
+    def __init__(
+        self, generator: nn.Module, noise_seed: int = 0, quantize_mode: str = "round"
+    ) -> None:
         super().__init__()
         self.generator = generator
+        self.quantize_mode = quantize_mode  # "round" or "truncate" (images.quantize)
         device = next(generator.parameters()).device
         # v2 noise injection draws from a private RNG: evaluation never touches the global
         # RNG (the training state's), and the same snapshot gives the same numbers.
@@ -162,7 +165,7 @@ class Uint8Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         device = next(self.generator.parameters()).device
         with noise_from(self.generator, self.rng):
-            return to_uint8(self.generator(z.to(device)).clamp(-1, 1))
+            return quantize(self.generator(z.to(device)), self.quantize_mode)
 
 
 def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
@@ -185,6 +188,7 @@ def evaluate(
     cache_dir: str | None = None,
     batch_size: int = 64,
     verbose: bool = False,
+    quantize_mode: str = "round",
 ) -> dict[str, float]:
     """Compute ``metrics`` for ``generator`` against ``real``.
 
@@ -195,6 +199,7 @@ def evaluate(
         inception_weights: a local weights file (see ``resolve_inception_weights``).
             Digits metrics (dfid, dkid, dis, dcov) ignore ``real``: their reference is the
             held-out ``digits-test`` split (see ``digits_metric.py``).
+        quantize_mode: how samples become uint8, "round" or "truncate" (``images.quantize``).
     Returns:
         ``{"fid50k": ..., "is50k_mean": ..., "kid50k_mean": ..., "pr50k_precision": ...}``.
     """
@@ -236,7 +241,10 @@ def evaluate(
                 warnings.simplefilter("ignore")
                 raw = torch_fidelity.calculate_metrics(
                     input1=torch_fidelity.GenerativeModelModuleWrapper(
-                        Uint8Generator(generator), latent_dim, "normal", 0
+                        Uint8Generator(generator, quantize_mode=quantize_mode),
+                        latent_dim,
+                        "normal",
+                        0,
                     ),
                     input1_model_num_samples=count,
                     input2=MappedDataset(reference, to_uint8),

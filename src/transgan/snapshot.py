@@ -20,6 +20,7 @@ from transgan.fileio import atomic_path
 from transgan.presets import ModelConfig, build_generator
 
 SNAPSHOT_FORMAT = "transgan-snapshot/1"
+DISCRIMINATOR_FORMAT = "transgan-discriminator/1"  # `transgan import --which dis`
 
 
 class SnapshotError(ValueError):
@@ -31,11 +32,14 @@ def save_snapshot(
     generator: nn.Module,
     config: ModelConfig,
     extra: dict[str, Any] | None = None,
+    file_format: str = SNAPSHOT_FORMAT,
 ) -> None:
-    """Write ``generator``'s weights and ``config`` to ``path`` (.safetensors) atomically."""
+    """Write ``generator``'s weights and ``config`` to ``path`` (.safetensors) atomically.
+
+    ``file_format=DISCRIMINATOR_FORMAT`` writes a discriminator the same way."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in generator.state_dict().items()}
     metadata = {
-        "format": SNAPSHOT_FORMAT,
+        "format": file_format,
         "model_config": json.dumps(config.to_dict()),
         "extra": json.dumps(extra or {}),
     }
@@ -44,9 +48,10 @@ def save_snapshot(
 
 
 def read_snapshot(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str], file_format: str = SNAPSHOT_FORMAT
 ) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
-    """Tensors, config and extra metadata of a snapshot; refuses anything else."""
+    """Tensors, config and extra metadata of a snapshot (or of ``file_format``); refuses
+    anything else."""
     p = Path(path)
     if not p.is_file():
         raise SnapshotError(
@@ -62,10 +67,11 @@ def read_snapshot(
             "network-snapshot-*.safetensors files written by `transgan train` and never "
             "unpickles, so a model file cannot run code"
         ) from err
-    if metadata.get("format") != SNAPSHOT_FORMAT:
+    if metadata.get("format") != file_format:
         raise SnapshotError(
-            f"{p} is a safetensors file but not a TransGAN snapshot "
-            f"(format {metadata.get('format')!r}, expected {SNAPSHOT_FORMAT!r})"
+            f"{p} is a safetensors file but not a TransGAN "
+            f"{'snapshot' if file_format == SNAPSHOT_FORMAT else 'discriminator file'} "
+            f"(format {metadata.get('format')!r}, expected {file_format!r})"
         )
     config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
     return tensors, config, json.loads(metadata.get("extra", "{}"))
@@ -90,3 +96,25 @@ def load_generator(
     generator = generator.to(device).eval().requires_grad_(False)
     apply_recorded_mask(generator, extra.get("locality"))
     return generator, config
+
+
+def load_discriminator(path: str | os.PathLike[str]) -> tuple[nn.Module, ModelConfig]:
+    """A discriminator written by ``transgan import --which dis``, in eval mode, on CPU."""
+    from transgan.presets import build_discriminator
+
+    tensors, config, _ = read_snapshot(path, DISCRIMINATOR_FORMAT)
+    discriminator = build_discriminator(config)
+    try:
+        discriminator.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise SnapshotError(f"{path} does not match its own config: {err}") from err
+    return discriminator.eval().requires_grad_(False), config
+
+
+def file_format_of(path: str | os.PathLike[str]) -> str | None:
+    """The ``format`` entry of a safetensors file's header (None when it has none)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise SnapshotError(f"{path} is not a safetensors file ({err})") from err

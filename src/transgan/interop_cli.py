@@ -1,0 +1,98 @@
+"""`transgan import` and `transgan export`: the authors' checkpoint files to ours and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+IMPORT_EXAMPLES = """
+\b
+Examples:
+  # the authors' later CIFAR-10 model (EMA generator) -> our snapshot
+  transgan import cifar_checkpoint --preset transgan2_cifar10 --out cifar10.safetensors
+  transgan generate cifar10.safetensors --n 64 --grid cifar10.png
+  # its discriminator, for analysis
+  transgan import cifar_checkpoint --preset transgan2_cifar10 --which dis --out d.safetensors
+  # a variant of a preset: describe it with overrides
+  transgan import church_g256.pth --preset transgan2_church256 --set g_dim=256 --out c.safetensors
+"""
+
+
+@click.command("import", epilog=IMPORT_EXAMPLES, context_settings={"show_default": True})
+@click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset", required=True, help="Our preset of the same architecture.")
+@click.option(
+    "--which",
+    type=click.Choice(["avg_gen", "gen", "dis"]),
+    default="avg_gen",
+    help="avg_gen: the EMA generator; gen: the live one; dis: the discriminator.",
+)
+@click.option("--set", "set_items", multiple=True, help="Override a config field: g_dim=256.")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def import_command(
+    checkpoint: Path, preset: str, which: str, set_items: tuple[str, ...], out_file: Path
+) -> None:
+    """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict)
+    into our snapshot (.safetensors), loaded strictly; nothing in the file is executed."""
+    from transgan.authors_checkpoint import CheckpointError, import_checkpoint
+    from transgan.snapshot import DISCRIMINATOR_FORMAT, save_snapshot
+    from transgan.train_cli import parse_overrides
+
+    try:
+        imported = import_checkpoint(checkpoint, preset, which, parse_overrides(set_items))
+    except CheckpointError as err:
+        raise click.ClickException(str(err)) from err
+    extra = {"imported": {"file": checkpoint.name, "which": which, "epoch": imported.epoch}}
+    file_format = {"file_format": DISCRIMINATOR_FORMAT} if which == "dis" else {}
+    save_snapshot(out_file, imported.network, imported.config, extra, **file_format)
+    for note in imported.notes:
+        click.echo(f"note: {note}")
+    params = sum(p.numel() for p in imported.network.parameters())
+    click.echo(f"wrote {out_file} ({which}, preset {preset}, {params:,} parameters)")
+
+
+@click.command("export", context_settings={"show_default": True})
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["authors"]),
+    default="authors",
+    help="authors: the dict the authors' test.py loads (module.-prefixed keys).",
+)
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--epoch", type=click.IntRange(0), default=0, help="The file's `epoch` entry.")
+def export_command(source: Path, out_format: str, out_file: Path, epoch: int) -> None:
+    """Write SOURCE (a snapshot, or a discriminator from `import --which dis`) in the
+    authors' checkpoint layout: a snapshot becomes `avg_gen_state_dict`, a discriminator
+    `dis_state_dict`, with the relative_position_index buffers their strict loading needs.
+
+    \b
+    Example:
+      transgan export runs/00001-x/network-snapshot-010000.safetensors --out checkpoint.pth
+      # then, in the authors' repository: python test.py ... --load_path checkpoint.pth
+    """
+    from transgan.authors_checkpoint import export_checkpoint
+    from transgan.authors_layout import LayoutError
+    from transgan.snapshot import (
+        DISCRIMINATOR_FORMAT,
+        SnapshotError,
+        file_format_of,
+        load_discriminator,
+        load_generator,
+    )
+
+    try:
+        if file_format_of(source) == DISCRIMINATOR_FORMAT:
+            network, _ = load_discriminator(source)
+            which = "dis"
+        else:
+            network, _ = load_generator(source)
+            which = "avg_gen"
+        notes = export_checkpoint(network, which, out_file, epoch)
+    except (SnapshotError, LayoutError) as err:
+        raise click.ClickException(str(err)) from err
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {out_file} ({out_format} layout, {which})")
