@@ -63,9 +63,9 @@ def test_locality_mask_applies_to_the_ema_generator_and_travels_in_snapshots(
     masked_when_drawn: list[bool] = []
     real_generate = loop.generate_images
 
-    def recording(generator, z):
+    def recording(generator, z, **kwargs):
         masked_when_drawn.append(bool(generator.block_masks))
-        return real_generate(generator, z)
+        return real_generate(generator, z, **kwargs)
 
     monkeypatch.setattr(loop, "generate_images", recording)
     cfg = tiny_train_config(local_kind="2d", local_windows=(1,), local_until_kimg=(10.0,))

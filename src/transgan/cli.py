@@ -78,6 +78,12 @@ def models() -> None:
     default=True,
     help="v2 models: draw noise injection (as trained) or turn it off.",
 )
+@click.option(
+    "--class",
+    "class_",
+    help="Conditional models: draw this class (index or name, e.g. 3 or cat). Without it a "
+    "conditional model draws every class, one grid row each.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=64)
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 def generate(
@@ -89,6 +95,7 @@ def generate(
     out_dir: Path | None,
     interpolate: int | None,
     noise: bool,
+    class_: str | None,
     batch_size: int,
     device: str,
 ) -> None:
@@ -100,21 +107,26 @@ def generate(
       transgan generate SNAP.safetensors --n 1000 --out-dir samples/
       transgan generate SNAP.safetensors --interpolate 10 --grid lerp.png
       transgan generate --preset transgan_s --grid untrained.png
+      transgan generate COND_SNAP.safetensors --class 3 --n 16 --grid threes.png
     """
+    import torch
+
     from transgan.images import save_grid, save_png, single_image
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
-    from transgan.sampling import generate_images, interpolation_latents, latents
-    from transgan.snapshot import SnapshotError, load_generator
+    from transgan.sampling import class_rows, generate_images, interpolation_latents, latents
+    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
 
     if (snapshot is None) == (preset is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --preset NAME")
     if grid is None and out_dir is None:
         raise click.UsageError("say where to write: --grid FILE.png and/or --out-dir DIR")
     dev = resolve_device(device)
+    class_names: list[str] = []
     if snapshot is not None:
         try:
             generator, config = load_generator(snapshot, dev)
+            class_names = read_snapshot_extra(snapshot).get("class_names", [])
         except SnapshotError as err:
             raise click.ClickException(str(err)) from err
     else:
@@ -130,16 +142,44 @@ def generate(
         nrow = interpolate
     else:
         z, nrow = latents(num, latent_dim, seed, dev), None
+    labels = None
+    classes = getattr(config.generator, "num_classes", 0)
+    if class_ is not None and not classes:
+        raise click.BadParameter("this model is unconditional; drop --class", param_hint="--class")
+    if classes:
+        names = class_names or [str(i) for i in range(classes)]
+        if class_ is not None:
+            labels = torch.full((z.shape[0],), class_index(class_, names), dtype=torch.long)
+        elif interpolate:  # each row walks in one class: classes in turn
+            labels = class_rows(z.shape[0] // interpolate, interpolate) % classes
+        else:  # one row per class
+            per_row = max(1, num // classes)
+            z, nrow = latents(classes * per_row, latent_dim, seed, dev), per_row
+            labels = class_rows(classes, per_row)
     set_noise(generator, noise)
-    images = generate_images(generator, z, batch_size, noise_seed=seed)
+    images = generate_images(generator, z, batch_size, noise_seed=seed, labels=labels)
     if grid is not None:
         save_grid(images, grid, nrow)
         click.echo(f"wrote {grid} ({images.shape[0]} images)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(images):
-            save_png(single_image(img), out_dir / f"seed{seed:04d}-{i:06d}.png")
+            tag = f"-class{int(labels[i])}" if labels is not None else ""
+            save_png(single_image(img), out_dir / f"seed{seed:04d}-{i:06d}{tag}.png")
         click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
+
+
+def class_index(value: str, names: list[str]) -> int:
+    """``--class`` as an index: a class name, or a number in range."""
+    if value in names:
+        return names.index(value)
+    if value.isdigit() and int(value) < len(names):
+        return int(value)
+    raise click.BadParameter(
+        f"{value!r} is not a class of this model; its classes: "
+        + ", ".join(f"{i}={n}" for i, n in enumerate(names)),
+        param_hint="--class",
+    )
 
 
 @main.command()

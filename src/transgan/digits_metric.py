@@ -190,3 +190,11 @@ def coverage(images_uint8: torch.Tensor) -> tuple[float, float]:
     confident = probs.max(dim=1).values >= CONFIDENT
     classes = probs.argmax(dim=1)[confident].unique()
     return len(classes) / 10, confident.float().mean().item()
+
+
+def accuracy(images_uint8: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``images_uint8`` that the classifier assigns to ``labels`` (conditional
+    accuracy of a class-conditional digits generator)."""
+    with torch.no_grad():
+        predicted = load_classifier()(images_uint8.cpu())[1].argmax(dim=1)
+    return (predicted == labels.cpu()).float().mean().item()

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import click
+import torch
+from torch.utils.data import Dataset, Subset
 
 from transgan.metrics import WEIGHTS_ENV
 
@@ -72,6 +74,11 @@ Examples:
 @click.option(
     "--seed", type=click.IntRange(0), default=0, help="Seed of z and noise (--ref-stats)."
 )
+@click.option(
+    "--per-class/--no-per-class",
+    default=False,
+    help="Conditional models: also each class's FID/KID against that class's real images.",
+)
 def eval_command(
     snapshot: Path,
     data: str,
@@ -86,9 +93,12 @@ def eval_command(
     ref_stats: Path | None,
     quantize: str,
     seed: int,
+    per_class: bool,
 ) -> None:
-    """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity."""
-    from transgan.data import DataError, build_dataset
+    """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity.
+
+    A class-conditional model samples its classes in the training data's proportions."""
+    from transgan.data import DataError
     from transgan.data.datasets import data_key
     from transgan.metrics import (
         EvalError,
@@ -98,7 +108,7 @@ def eval_command(
         resolve_inception_weights,
     )
     from transgan.runtime import resolve_device
-    from transgan.snapshot import SnapshotError, load_generator
+    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
 
     start = time.time()
     if ref_stats is not None:
@@ -119,19 +129,44 @@ def eval_command(
         specs = parse_metrics(metric_text)
         weights = resolve_inception_weights(inception_weights)
         generator, config = load_generator(snapshot, resolve_device(device))
-        real = real_subset(build_dataset(data, config.img_size, data_root), max_real)
-        results = evaluate(
-            generator,
-            config.generator.latent_dim,
-            real,
-            data_key(data, config.img_size),
-            specs,
-            inception_weights=weights,
-            cache_dir=cache_dir,
-            batch_size=batch_size,
-            verbose=True,
-            quantize_mode=quantize,
-        )
+        classes = getattr(config.generator, "num_classes", 0)
+        if per_class and not classes:
+            raise EvalError("--per-class needs a class-conditional model (trained with --cond)")
+        shares = read_snapshot_extra(snapshot).get("class_shares") if classes else None
+        probs = torch.tensor(shares) if shares else None
+        images, labels = _reference(data, config.img_size, data_root, conditional=bool(classes))
+        key = data_key(data, config.img_size) + ("-labelled" if classes else "")
+        common = {
+            "inception_weights": weights,
+            "cache_dir": cache_dir,
+            "batch_size": batch_size,
+            "verbose": True,
+            "quantize_mode": quantize,
+        }
+        latent_dim = config.generator.latent_dim
+        real = real_subset(images, max_real)
+        results = evaluate(generator, latent_dim, real, key, specs, class_probs=probs, **common)
+        by_class = {}
+        class_specs = [s for s in specs if s.kind in ("fid", "kid")]
+        if per_class and not class_specs:
+            raise EvalError(
+                "--per-class computes fid and kid against each class's real images; add "
+                "e.g. fid10k to --metrics (the digits metrics have one fixed reference)"
+            )
+        if per_class:
+            for c in range(classes):
+                members = (labels == c).nonzero().flatten().tolist()
+                real_c = real_subset(Subset(images, members), max_real)
+                one_hot = torch.nn.functional.one_hot(torch.tensor(c), classes).float()
+                by_class[c] = evaluate(
+                    generator,
+                    latent_dim,
+                    real_c,
+                    f"{key}-class{c}",
+                    specs,
+                    class_probs=one_hot,
+                    **common,
+                )
     except (EvalError, SnapshotError, DataError) as err:
         raise click.ClickException(str(err)) from err
     report = {
@@ -142,7 +177,23 @@ def eval_command(
         "metrics": results,
         "seconds": round(time.time() - start, 1),
     }
+    if per_class:
+        report["per_class"] = by_class
     _report(report, out_file)
+
+
+def _reference(
+    data: str, img_size: int, data_root: str, conditional: bool
+) -> tuple[Dataset, torch.Tensor | None]:
+    """The real images of ``data`` (and labels for a conditional model: its labelled split)."""
+    from transgan.data import build_dataset
+    from transgan.data.datasets import MappedDataset, image_of
+    from transgan.data.labels import build_labeled_dataset
+
+    if not conditional:
+        return build_dataset(data, img_size, data_root), None
+    labeled = build_labeled_dataset(data, img_size, data_root)
+    return MappedDataset(labeled, image_of), labeled.labels
 
 
 def _report(report: dict, out_file: Path | None) -> None:

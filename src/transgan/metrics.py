@@ -36,7 +36,7 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
-_METRIC = re.compile(r"^(fid|is|kid|pr|dfid|dis|dkid|dcov)(\d+)(k?)$")
+_METRIC = re.compile(r"^(fid|is|kid|pr|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
 _FIDELITY_FLAG = {
     "fid": "fid",
     "is": "isc",
@@ -55,7 +55,9 @@ _RESULT_KEYS = {
 }
 for _kind in ("fid", "is", "kid"):
     _RESULT_KEYS["d" + _kind] = _RESULT_KEYS[_kind]
-DIGITS_KINDS = ("dfid", "dis", "dkid", "dcov")  # the digits classifier's (digits_metric.py)
+DIGITS_KINDS = ("dfid", "dis", "dkid", "dcov", "dacc")  # the digits classifier's
+# dcov (coverage) and dacc (conditional accuracy) read the classifier's predictions directly.
+PREDICTION_KINDS = ("dcov", "dacc")
 
 
 def feature_extractor_of(kind: str) -> str:
@@ -84,7 +86,7 @@ def parse_metrics(text: str) -> list[MetricSpec]:
         if not m:
             raise EvalError(
                 f"unknown metric {name!r}; write fid|is|kid|pr (Inception/VGG) or "
-                "dfid|dkid|dis|dcov (digits classifier) followed by a sample count, "
+                "dfid|dkid|dis|dcov|dacc (digits classifier) followed by a sample count, "
                 "e.g. fid50k, is10k, kid1000, pr50k, dfid2k"
             )
         count = int(m.group(2)) * (1000 if m.group(3) else 1)
@@ -151,7 +153,11 @@ class Uint8Generator(nn.Module):
     """G(z) as uint8 images, on whatever device torch-fidelity's noise arrives."""
 
     def __init__(
-        self, generator: nn.Module, noise_seed: int = 0, quantize_mode: str = "round"
+        self,
+        generator: nn.Module,
+        noise_seed: int = 0,
+        quantize_mode: str = "round",
+        class_probs: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.generator = generator
@@ -160,12 +166,25 @@ class Uint8Generator(nn.Module):
         # v2 noise injection draws from a private RNG: evaluation never touches the global
         # RNG (the training state's), and the same snapshot gives the same numbers.
         self.rng = torch.Generator(device=device).manual_seed(noise_seed)
+        # A conditional G draws its classes in the data's proportions (uniform if unknown).
+        classes = getattr(getattr(generator, "config", None), "num_classes", 0)
+        if classes and class_probs is None:
+            class_probs = torch.full((classes,), 1.0 / classes)
+        self.class_probs = class_probs.float().cpu() if classes else None
+        self.label_rng = torch.Generator().manual_seed(noise_seed)
 
     @torch.no_grad()
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         device = next(self.generator.parameters()).device
+        args = [z.to(device)]
+        if self.class_probs is not None:
+            if labels is None:
+                labels = torch.multinomial(
+                    self.class_probs, z.shape[0], replacement=True, generator=self.label_rng
+                )
+            args.append(labels.to(device))
         with noise_from(self.generator, self.rng):
-            return quantize(self.generator(z.to(device)), self.quantize_mode)
+            return quantize(self.generator(*args), self.quantize_mode)
 
 
 def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
@@ -189,6 +208,7 @@ def evaluate(
     batch_size: int = 64,
     verbose: bool = False,
     quantize_mode: str = "round",
+    class_probs: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Compute ``metrics`` for ``generator`` against ``real``.
 
@@ -200,6 +220,7 @@ def evaluate(
             Digits metrics (dfid, dkid, dis, dcov) ignore ``real``: their reference is the
             held-out ``digits-test`` split (see ``digits_metric.py``).
         quantize_mode: how samples become uint8, "round" or "truncate" (``images.quantize``).
+        class_probs: a conditional generator's class proportions (default: uniform).
     Returns:
         ``{"fid50k": ..., "is50k_mean": ..., "kid50k_mean": ..., "pr50k_precision": ...}``.
     """
@@ -218,9 +239,10 @@ def evaluate(
             if m.num_samples == count and feature_extractor_of(m.kind) == extractor
         ]
         kinds = {m.kind for m in group}
-        if "dcov" in kinds:
-            results.update(_digit_coverage(generator, latent_dim, count, batch_size, group))
-            kinds.discard("dcov")
+        if kinds & set(PREDICTION_KINDS):
+            wrapped = Uint8Generator(generator, class_probs=class_probs)
+            results.update(_digit_predictions(wrapped, latent_dim, count, batch_size, group))
+            kinds -= set(PREDICTION_KINDS)
             if not kinds:
                 continue
         kwargs = {_FIDELITY_FLAG[k]: True for k in kinds}
@@ -241,7 +263,9 @@ def evaluate(
                 warnings.simplefilter("ignore")
                 raw = torch_fidelity.calculate_metrics(
                     input1=torch_fidelity.GenerativeModelModuleWrapper(
-                        Uint8Generator(generator, quantize_mode=quantize_mode),
+                        Uint8Generator(
+                            generator, quantize_mode=quantize_mode, class_probs=class_probs
+                        ),
                         latent_dim,
                         "normal",
                         0,
@@ -271,7 +295,7 @@ def evaluate(
                 f"{Path(torch.hub.get_dir()) / 'checkpoints'}"
             ) from err
         for spec in group:
-            if spec.kind == "dcov":
+            if spec.kind in PREDICTION_KINDS:
                 continue
             for src, suffix in _RESULT_KEYS[spec.kind].items():
                 results[spec.name + suffix] = float(raw[src])
@@ -298,19 +322,34 @@ def _digits_reference() -> tuple[Dataset, str]:
     return load_digits(16, "test"), data_key("digits-test", 16)
 
 
-def _digit_coverage(
-    generator: nn.Module, latent_dim: int, count: int, batch_size: int, group: list[MetricSpec]
+def _digit_predictions(
+    wrapped: Uint8Generator, latent_dim: int, count: int, batch_size: int, group: list[MetricSpec]
 ) -> dict[str, float]:
-    """``dcovN``: share of the ten digits among N samples' confident predictions."""
+    """``dcovN``: share of the ten digits among N samples' confident predictions.
+    ``daccN``: a conditional G's samples of classes 0…9 in turn; the share that the digits
+    classifier assigns to the requested class (conditional accuracy)."""
     from transgan import digits_metric
 
-    device = next(generator.parameters()).device
+    device = next(wrapped.generator.parameters()).device
     z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(0))
-    images = torch.cat([Uint8Generator(generator)(c.to(device)).cpu() for c in z.split(batch_size)])
-    covered, confident = digits_metric.coverage(images)
     out = {}
     for spec in group:
         if spec.kind == "dcov":
-            out[spec.name] = covered
-            out[spec.name + "_confident"] = confident
+            images = torch.cat([wrapped(c.to(device)).cpu() for c in z.split(batch_size)])
+            covered, confident = digits_metric.coverage(images)
+            out[spec.name], out[spec.name + "_confident"] = covered, confident
+        elif spec.kind == "dacc":
+            if wrapped.class_probs is None or wrapped.class_probs.numel() != 10:
+                raise EvalError(
+                    f"{spec.name} measures a conditional digits model (10 classes, trained "
+                    "with --cond on digits); this generator is not one"
+                )
+            labels = torch.arange(count) % 10
+            images = torch.cat(
+                [
+                    wrapped(c.to(device), y)
+                    for c, y in zip(z.split(batch_size), labels.split(batch_size), strict=True)
+                ]
+            ).cpu()
+            out[spec.name] = digits_metric.accuracy(images, labels)
     return out

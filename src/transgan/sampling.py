@@ -14,16 +14,29 @@ def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cp
     return torch.randn(n, latent_dim, generator=gen).to(device)
 
 
+def class_rows(num_classes: int, per_class: int) -> torch.Tensor:
+    """Labels for a grid with one row per class: 0,0,…,1,1,…  (num_classes · per_class,)."""
+    return torch.arange(num_classes).repeat_interleave(per_class)
+
+
 @torch.no_grad()
 def generate_images(
-    generator: nn.Module, z: torch.Tensor, batch_size: int = 64, noise_seed: int = 0
+    generator: nn.Module,
+    z: torch.Tensor,
+    batch_size: int = 64,
+    noise_seed: int = 0,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """G(z) in batches, clamped to [-1, 1], on the CPU; noise injections (v2) draw from a
-    private RNG seeded with ``noise_seed`` (see ``noise_from``)."""
+    """G(z) (or G(z, labels) for a conditional G) in batches, clamped to [-1, 1], on the
+    CPU; noise injections (v2) draw from a private RNG seeded with ``noise_seed``."""
     device = next(generator.parameters()).device
     rng = torch.Generator(device=device).manual_seed(noise_seed)
+    label_chunks = labels.to(device).split(batch_size) if labels is not None else None
+    out = []
     with noise_from(generator, rng):
-        out = [generator(chunk).clamp(-1, 1).cpu() for chunk in z.split(batch_size)]
+        for i, chunk in enumerate(z.split(batch_size)):
+            args = (chunk,) if label_chunks is None else (chunk, label_chunks[i])
+            out.append(generator(*args).clamp(-1, 1).cpu())
     return torch.cat(out)
 
 

@@ -111,10 +111,19 @@ def load_discriminator(path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCo
     return discriminator.eval().requires_grad_(False), config
 
 
-def file_format_of(path: str | os.PathLike[str]) -> str | None:
-    """The ``format`` entry of a safetensors file's header (None when it has none)."""
+def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format")
+            return f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise SnapshotError(f"{path} is not a safetensors file ({err})") from err
+
+
+def file_format_of(path: str | os.PathLike[str]) -> str | None:
+    """The ``format`` entry of a safetensors file's header (None when it has none)."""
+    return _metadata(path).get("format")
+
+
+def read_snapshot_extra(path: str | os.PathLike[str]) -> dict:
+    """A snapshot's ``extra`` metadata (kimg, locality, class names …) without its tensors."""
+    return json.loads(_metadata(path).get("extra", "{}"))

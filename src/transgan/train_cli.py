@@ -189,6 +189,12 @@ Examples:
     help="auto: bf16 autocast on CUDA with bf16 and on CPUs whose bf16 matmuls are measurably "
     "faster (amx_bf16/avx512_bf16), else fp32.",
 )
+@click.option(
+    "--cond/--no-cond",
+    default=False,
+    help="Class-conditional G and D, labels from the data (digits, cifar10, stl10's labelled "
+    "split, a folder with one subfolder per class). See docs/conditional.md.",
+)
 @click.option("--compile/--no-compile", default=False, help="torch.compile G and D.")
 @click.option("--grad-checkpointing/--no-grad-checkpointing", default=False)
 @click.option(
@@ -342,6 +348,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         workers=opts["workers"],
         precision=opts["precision"],
         compile=opts["compile"],
+        cond=opts["cond"],
         grad_checkpointing=opts["grad_checkpointing"],
         max_bad_steps=opts["max_bad_steps"],
         metrics=tuple(m.strip() for m in opts["metrics"].split(",") if m.strip()),

@@ -67,12 +67,16 @@ class InfiniteLoader:
         self.dataset, self.sampler, self.batch_size = dataset, sampler, batch_size
         self.workers, self.pin_memory = workers, pin_memory
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
         if isinstance(self.dataset, TensorImages):
             indices = iter(self.sampler)
+            labels = getattr(self.dataset, "labels", None)  # LabeledTensorImages: (x, y)
             while True:
                 batch = [next(indices) for _ in range(self.batch_size)]
-                yield self.dataset.images[batch]
+                if labels is None:
+                    yield self.dataset.images[batch]
+                else:
+                    yield self.dataset.images[batch], labels[batch]
         loader = DataLoader(
             self.dataset,
             batch_size=self.batch_size,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from transgan.models.layers import count_params
+from transgan.models.init import count_params
 
 
 @dataclass(frozen=True)

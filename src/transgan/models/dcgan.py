@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from transgan.models.layers import count_params
+from transgan.models.init import count_params
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from transgan.models.conditioning import check_labels, head_logit, projection_embedding
+from transgan.models.init import count_params, init_transformer_weights
 from transgan.models.layers import (
     ATTENTION_IMPLS,
     NORMS,
     Block,
     block_flops,
-    count_params,
     downsample_tokens,
-    init_transformer_weights,
     make_norm,
 )
 
@@ -38,8 +38,11 @@ class DiscriminatorConfig:
     num_heads: int = 4  # attention heads in every block
     mlp_ratio: float = 4.0  # MLP hidden width / dim
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
+    num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
 
     def __post_init__(self) -> None:
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.img_size % self.patch_size != 0:
             raise ValueError(
                 f"discriminator img_size must be divisible by patch_size, got "
@@ -75,12 +78,15 @@ class Discriminator(nn.Module):
         )
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, 1)
+        self.class_embed = projection_embedding(c.num_classes, c.dim) if c.num_classes else None
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
         c = self.config
+        check_labels(labels, c.num_classes, x.shape[0], "discriminator")
         if x.shape[-1] != c.img_size or x.shape[-2] != c.img_size:
             raise ValueError(
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
@@ -93,7 +99,7 @@ class Discriminator(nn.Module):
         tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, 1 + N, C)
         for block in self.blocks:
             tokens = block(tokens)
-        return self.head(self.norm(tokens[:, 0])).squeeze(-1)  # (B, C) -> (B,)
+        return head_logit(self.head, self.class_embed, self.norm(tokens[:, 0]), labels)
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         for block in self.blocks:
@@ -133,8 +139,11 @@ class MultiScaleDiscriminatorConfig:
     num_heads: int = 4  # attention heads in every block
     mlp_ratio: float = 4.0  # MLP hidden width / dim
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
+    num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
 
     def __post_init__(self) -> None:
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         n = len(self.scale_dims)
         if n < 1 or len(self.depths) != n:
             raise ValueError(
@@ -253,14 +262,19 @@ class MultiScaleDiscriminator(nn.Module):
         self.last_block = None if flatten else block(final, 0, 0, False)
         self.norm = make_norm(c.norm, final)
         self.head = nn.Linear(final * (c.grids[-1] ** 2 if flatten else 1), 1)
+        self.class_embed = (
+            projection_embedding(c.num_classes, self.head.in_features) if c.num_classes else None
+        )
         self.apply(init_transformer_weights)
         if self.cls_token is not None:
             nn.init.trunc_normal_(self.cls_token, std=0.02)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
         c = self.config
+        check_labels(labels, c.num_classes, x.shape[0], "discriminator")
         if x.shape[-1] != c.img_size or x.shape[-2] != c.img_size:
             raise ValueError(
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
@@ -275,10 +289,11 @@ class MultiScaleDiscriminator(nn.Module):
             for blk in blocks:
                 tokens = blk(tokens)
         if self.cls_token is None:  # flatten head: (B, N, C) -> (B, N·C) -> (B,)
-            return self.head(self.norm(tokens).flatten(1)).squeeze(-1)
+            return head_logit(self.head, self.class_embed, self.norm(tokens).flatten(1), labels)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
         tokens = self.last_block(torch.cat([cls, tokens], dim=1))  # (B, 1 + N, C)
-        return self.head(self.norm(tokens[:, 0])).squeeze(-1)  # (B, C) -> (B,)
+        h = self.norm(tokens[:, 0])  # (B, C)
+        return head_logit(self.head, self.class_embed, h, labels)  # (B, C) -> (B,)
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         for blk in itertools.chain.from_iterable(self.scales):

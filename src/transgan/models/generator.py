@@ -18,14 +18,18 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from transgan.models.conditioning import (
+    COND_MODES,
+    ClassEmbedding,
+    NormModulation,
+    check_labels,
+)
+from transgan.models.init import count_params, init_pytorch_default, init_transformer_weights
 from transgan.models.layers import (
     ATTENTION_IMPLS,
     NORMS,
     Block,
     block_flops,
-    count_params,
-    init_pytorch_default,
-    init_transformer_weights,
     upsample_tokens,
 )
 
@@ -53,6 +57,9 @@ class GeneratorConfig:
     norm: str = "ln"  # "ln" (LayerNorm) or "pn" (PixelNorm)
     cross_attention: bool = False  # every block first attends to a latent memory (CelebA-HQ)
     init: str = "trunc_normal"  # Linear init: "trunc_normal" (0.02) or "pytorch" (default)
+    num_classes: int = 0  # > 0: class-conditional (conditioning.py)
+    cond: str = "both"  # how the class enters: "adanorm" (every block), "latent" (z), "both"
+    cond_dim: int = 32  # width of the class embedding (docs/conditional.md: the ablation)
 
     def __post_init__(self) -> None:
         stages = len(self.depths)
@@ -100,6 +107,12 @@ class GeneratorConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.cond not in COND_MODES:
+            raise ValueError(f"cond must be one of {COND_MODES}, got {self.cond!r}")
+        if self.num_classes < 0 or self.cond_dim < 1:
+            raise ValueError("num_classes must be >= 0 and cond_dim >= 1")
+        if self.num_classes and self.mtct:
+            raise ValueError("MT-CT is not defined for a class-conditional generator")
         if self.latent_dim < 1 or self.bottom_width < 1:
             raise ValueError("latent_dim and bottom_width must be positive")
 
@@ -138,7 +151,11 @@ class Generator(nn.Module):
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.to_tokens = nn.Linear(c.latent_dim, c.bottom_width**2 * c.dim)
+        self.class_embed = ClassEmbedding(c.num_classes, c.cond_dim) if c.num_classes else None
+        in_latent, in_blocks = c.cond in ("latent", "both"), c.cond in ("adanorm", "both")
+        latent_in = c.latent_dim + (c.cond_dim if c.num_classes and in_latent else 0)
+        block_cond = c.cond_dim if c.num_classes and in_blocks else 0
+        self.to_tokens = nn.Linear(latent_in, c.bottom_width**2 * c.dim)
         # CelebA-HQ: a second embedding of z is the memory every block attends to.
         memory_tokens = c.bottom_width**2 if c.cross_attention else 0
         self.memory_embed = (
@@ -164,6 +181,7 @@ class Generator(nn.Module):
                     rel_bias=c.rel_bias,
                     noise=c.noise,
                     memory_dim=c.dim if c.cross_attention else 0,
+                    cond_dim=block_cond,
                 )
                 for _ in range(depth)
             )
@@ -179,14 +197,23 @@ class Generator(nn.Module):
         self.apply(init_transformer_weights if c.init == "trunc_normal" else init_pytorch_default)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
+        for module in self.modules():  # a conditional G starts as the unconditional one
+            if isinstance(module, NormModulation):
+                module.reset_parameters()
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, 3, H, W) from z (B, latent_dim); a conditional G also takes labels (B,)."""
         c = self.config
-        x = self.to_tokens(z).view(z.shape[0], c.bottom_width**2, c.dim)  # (B, Z) -> (B, N, C)
+        check_labels(labels, c.num_classes, z.shape[0], "generator")
+        cond = self.class_embed(labels) if self.class_embed is not None else None  # (B, E)
+        in_latent = cond is not None and c.cond in ("latent", "both")
+        z_in = torch.cat([z, cond], dim=1) if in_latent else z
+        x = self.to_tokens(z_in).view(z.shape[0], c.bottom_width**2, c.dim)  # (B, N, C)
         memory = None
         if self.memory_embed is not None:  # (B, Z) -> (B, N₁, C)
             memory = self.memory_embed(z).view(z.shape[0], -1, c.dim) + self.memory_pos
-        return self._run_stages(x, first_stage=0, memory=memory)
+        block_cond = cond if c.cond in ("adanorm", "both") else None
+        return self._run_stages(x, first_stage=0, memory=memory, cond=block_cond)
 
     def super_resolve(self, low_res: torch.Tensor) -> torch.Tensor:
         """MT-CT: feed a real image at stage 2's resolution into stage 2, finish G.
@@ -207,7 +234,11 @@ class Generator(nn.Module):
         return self._run_stages(self.lowres_embed(pixels), first_stage=1, memory=None)
 
     def _run_stages(
-        self, x: torch.Tensor, first_stage: int, memory: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        first_stage: int,
+        memory: torch.Tensor | None,
+        cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         c = self.config
         for s in range(first_stage, len(self.stages)):
@@ -215,7 +246,7 @@ class Generator(nn.Module):
                 x = upsample_tokens(x, c.stage_widths[s - 1], c.upsample_ops[s - 1])
             x = x + self.pos_embeds[s]
             for b, block in enumerate(self.stages[s]):
-                x = block(x, self.block_masks.get((s, b)), memory)
+                x = block(x, self.block_masks.get((s, b)), memory, cond)
         x = self.to_rgb(x)  # (B, N, C) -> (B, N, 3)
         if c.output == "tanh":
             x = torch.tanh(x)

@@ -1,7 +1,7 @@
 """The transformer pieces that every TransGAN network (v1 and v2) is built from.
 
 Read top to bottom: norms, window helpers, relative position bias, noise injection,
-attention (self and cross), MLP, the pre-norm block, then FLOPs and initialisation.
+attention (self and cross), MLP, the pre-norm block, then FLOPs (initialisation: init.py).
 The v1 block: pre-LayerNorm, multi-head self-attention (qkv without bias, output projection
 with bias, scale head_dim^-0.5), residual, pre-LayerNorm, MLP with ratio 4 and exact (erf)
 GELU, residual. v2 (SPEC-v2 §2) adds, as options of the same block: PixelNorm, attention in
@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from transgan.models.conditioning import NormModulation, modulate
 
 ATTENTION_IMPLS = ("sdpa", "math")
 NORMS = ("ln", "pn")
@@ -329,7 +331,8 @@ class Block(nn.Module):
       ``grid``×``grid`` token map (``grid`` must then be given; 0 = global attention);
     - ``rel_bias``: relative position bias over the attended square (window, or the map);
     - ``noise``: noise injection on the attention input;
-    - ``memory_dim`` > 0: cross-attention to a memory first (``x ← x + CrossAttn(x, e)``).
+    - ``memory_dim`` > 0: cross-attention to a memory first (``x ← x + CrossAttn(x, e)``);
+    - ``cond_dim`` > 0: class-conditional scale and shift after each norm (``conditioning``).
     """
 
     def __init__(
@@ -345,6 +348,7 @@ class Block(nn.Module):
         rel_bias: bool = False,
         noise: bool = False,
         memory_dim: int = 0,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
         if (window or rel_bias) and grid < 1:
@@ -364,31 +368,39 @@ class Block(nn.Module):
         )
         self.norm2 = make_norm(norm, dim)
         self.mlp = MLP(dim, mlp_ratio=mlp_ratio)
+        self.modulation = NormModulation(cond_dim, dim) if cond_dim else None
         self.grad_checkpointing = False
 
     def _body(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None, memory: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None,
+        memory: torch.Tensor | None,
+        cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if self.cross is not None:
             x = x + self.cross(x, memory)
-        h = self.norm1(x)
+        mod = self.modulation(cond) if self.modulation is not None else None
+        h = self.norm1(x) if mod is None else modulate(self.norm1(x), mod[0], mod[1])
         if self.window:
             h = window_partition(h, self.grid, self.window)  # (B, N, C) -> (B·nW, w², C)
             h = window_merge(self.attn(h, attn_mask), self.grid, self.window)
         else:
             h = self.attn(h, attn_mask)
         x = x + h
-        return x + self.mlp(self.norm2(x))
+        h = self.norm2(x) if mod is None else modulate(self.norm2(x), mod[2], mod[3])
+        return x + self.mlp(h)
 
     def forward(
         self,
         x: torch.Tensor,
         attn_mask: torch.Tensor | None = None,
         memory: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if self.grad_checkpointing and torch.is_grad_enabled():
-            return checkpoint(self._body, x, attn_mask, memory, use_reentrant=False)
-        return self._body(x, attn_mask, memory)
+            return checkpoint(self._body, x, attn_mask, memory, cond, use_reentrant=False)
+        return self._body(x, attn_mask, memory, cond)
 
 
 def block_flops(
@@ -417,33 +429,3 @@ def block_flops(
         m, e = memory_tokens, memory_dim
         cross = 2 * 2 * n * c * c + 2 * 2 * m * e * c + 2 * 2 * n * m * c
     return linear + attention + cross
-
-
-# ---------------------------------------------------------------------------------------
-# Initialisation
-# ---------------------------------------------------------------------------------------
-
-
-def init_pytorch_default(module: nn.Module) -> None:
-    """Linear layers keep PyTorch's default init (the authors' v2 generators); LayerNorm 1/0."""
-    if isinstance(module, nn.Linear):
-        module.reset_parameters()
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
-def init_transformer_weights(module: nn.Module) -> None:
-    """Linear: trunc-normal(0.02) weights, zero bias. LayerNorm: weight 1, bias 0."""
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
-def count_params(module: nn.Module) -> int:
-    """Number of parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters())

@@ -63,6 +63,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile G and D
     grad_checkpointing: bool = False  # recompute each block in backward to save memory
     max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
+    cond: bool = False  # class-conditional G and D (labels from the data set)
+    class_names: tuple[str, ...] = ()  # the data set's classes, filled in when it is read
 
     def __post_init__(self) -> None:
         checks = [
@@ -97,9 +99,25 @@ class TrainConfig:
             parse_metrics(",".join(self.metrics))
 
     def model_config(self) -> presets.ModelConfig:
-        """The resolved architecture (preset + overrides + MT-CT embedding if used)."""
+        """The resolved architecture (preset + overrides + MT-CT embedding if used, and the
+        class count under ``cond`` once ``class_names`` is known)."""
         config = presets.get_config(self.model, **self.model_overrides)
         transformer_g = isinstance(config.generator, GeneratorConfig)
+        if self.cond:
+            transformer_d = hasattr(config.discriminator, "num_classes")
+            if not (transformer_g and transformer_d):
+                raise ValueError(
+                    "--cond needs the transformer generator and discriminator (the conv and "
+                    "DCGAN baselines are unconditional); drop --cond or the g_arch/d_arch override"
+                )
+            if self.mtct_weight > 0:
+                raise ValueError("--cond cannot be combined with MT-CT (--mtct-weight)")
+            n = len(self.class_names)
+            config = dataclasses.replace(
+                config,
+                generator=dataclasses.replace(config.generator, num_classes=n),
+                discriminator=dataclasses.replace(config.discriminator, num_classes=n),
+            )
         if not transformer_g and (self.mtct_weight > 0 or self.local_kind != "none"):
             raise ValueError(
                 "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
@@ -121,7 +139,7 @@ class TrainConfig:
         if "policy" in aug:
             aug["policy"] = tuple(aug["policy"])
         data["augment"] = AugmentConfig(**aug)
-        for key in ("local_windows", "local_until_kimg", "metrics"):
+        for key in ("local_windows", "local_until_kimg", "metrics", "class_names"):
             data[key] = tuple(data.get(key, ()))
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known

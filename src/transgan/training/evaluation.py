@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from transgan.data.datasets import data_key
+from transgan.data.datasets import MappedDataset, data_key, image_of
+from transgan.data.labels import class_shares
 from transgan.fileio import append_jsonl
 from transgan.metrics import (
     INCEPTION_URL,
@@ -47,8 +48,14 @@ class TrainingMetrics:
                     f"({err}); pass --inception-weights PATH (see `transgan eval --help`)"
                 ) from err
             self.weights = resolve_inception_weights(None)
+        labels = getattr(dataset, "labels", None)  # --cond: pairs; metrics want images
+        self.class_probs = class_shares(labels, len(cfg.class_names)) if cfg.cond else None
+        if cfg.cond:
+            dataset = MappedDataset(dataset, image_of)
         self.real = real_subset(dataset, cfg.metrics_max_real)
         self.real_key = data_key(cfg.data, img_size)
+        if cfg.cond and cfg.data == "stl10":  # --cond trains on STL-10's labelled split
+            self.real_key = f"stl10-train-{img_size}px"
         self.latent_dim = latent_dim
 
     def due(self, nimg_before: int, nimg_after: int, snapshot_due: bool) -> bool:
@@ -65,6 +72,7 @@ class TrainingMetrics:
             self.real_key,
             self.specs,
             inception_weights=self.weights,
+            class_probs=self.class_probs,
         )
         seconds = round(time.time() - start, 2)
         for spec in self.specs:

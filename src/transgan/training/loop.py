@@ -22,13 +22,14 @@ from tqdm import tqdm
 
 from transgan import presets
 from transgan.data import InfiniteLoader, ShardSampler, build_dataset
+from transgan.data.labels import build_labeled_dataset, class_shares
 from transgan.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed, shutdown
 from transgan.fileio import append_jsonl, write_json_atomic
 from transgan.images import save_grid
 from transgan.locality import LocalityMasks, LocalitySchedule
 from transgan.precision import PrecisionChoice, resolve_precision
 from transgan.runtime import seed_everything
-from transgan.sampling import generate_images, latents
+from transgan.sampling import class_rows, generate_images, latents
 from transgan.snapshot import save_snapshot
 from transgan.training.config import TrainConfig
 from transgan.training.evaluation import TrainingMetrics
@@ -115,11 +116,19 @@ class TickReporter:
     ) -> None:
         self.cfg, self.model_config, self.info = cfg, model_config, info
         self.run_dir, self.metrics, self.total_nimg = run_dir, metrics, total_nimg
-        self.grid_z = latents(
-            cfg.grid_size, model_config.generator.latent_dim, cfg.seed, info.device
-        )
+        classes = getattr(model_config.generator, "num_classes", 0)
+        per_row = max(1, cfg.grid_size // classes) if classes else None  # a row per class
+        count = classes * per_row if classes else cfg.grid_size
+        self.grid_z = latents(count, model_config.generator.latent_dim, cfg.seed, info.device)
+        self.grid_labels = class_rows(classes, per_row) if classes else None
+        self.grid_nrow = per_row
         self.start_time, self.start_nimg = time.perf_counter(), 0
         self.metrics_seconds = 0.0  # time spent evaluating, not counted as training time
+
+    def save_fakes(self, nets: Networks, path: Path) -> None:
+        """The EMA generator's grid at the fixed latents (one row per class if conditional)."""
+        images = generate_images(nets.ema.module, self.grid_z, labels=self.grid_labels)
+        save_grid(images, path, self.grid_nrow)
 
     def begin(self, nimg: int) -> None:
         self.start_time, self.start_nimg = time.perf_counter(), nimg
@@ -178,17 +187,14 @@ class TickReporter:
     ) -> None:
         run_dir, kimg = self.run_dir, counters.nimg / 1000
         append_jsonl(run_dir / "stats.jsonl", record)
-        save_grid(
-            generate_images(nets.ema.module, self.grid_z), run_dir / f"fakes{int(kimg):06d}.png"
-        )
+        self.save_fakes(nets, run_dir / f"fakes{int(kimg):06d}.png")
         snapshot = run_dir / f"network-snapshot-{int(kimg):06d}.safetensors"
         if state is not None or eval_due:
-            save_snapshot(
-                snapshot,
-                nets.ema.module,
-                self.model_config,
-                extra={"kimg": kimg, "nimg": counters.nimg, "locality": mask},
-            )
+            extra: dict[str, Any] = {"kimg": kimg, "nimg": counters.nimg, "locality": mask}
+            if self.cfg.cond:
+                extra["class_names"] = list(self.cfg.class_names)
+                extra["class_shares"] = nets.class_probs.tolist()
+            save_snapshot(snapshot, nets.ema.module, self.model_config, extra=extra)
         if state is not None:
             save_state(run_dir, counters.nimg, state, self.cfg.keep_states)
         if eval_due:
@@ -281,15 +287,22 @@ def _train(
     requested: TrainConfig,
     precision: PrecisionChoice,
 ) -> Path:
-    model_config = cfg.model_config()
     local_batch, local_g_batch = _local_batches(cfg, info)
     if not info.is_main:  # rank 0 downloads first; the others then read what it wrote
         any_rank(False, info)
-    dataset = build_dataset(
-        cfg.data, model_config.img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
-    )
+    img_size = cfg.model_config().img_size
+    if cfg.cond:  # labels from the data set; refused when it has none
+        dataset = build_labeled_dataset(
+            cfg.data, img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
+        )
+        cfg = dataclasses.replace(cfg, class_names=tuple(dataset.class_names))
+    else:
+        dataset = build_dataset(
+            cfg.data, img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
+        )
     if info.is_main:
         any_rank(False, info)
+    model_config = cfg.model_config()
     metrics = None
     if cfg.metrics and info.is_main:
         metrics = TrainingMetrics(
@@ -298,6 +311,8 @@ def _train(
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     nets = build_networks(cfg, model_config, info)
+    if cfg.cond:
+        nets.class_probs = class_shares(dataset.labels, len(cfg.class_names)).to(info.device)
     seed_everything(cfg.seed * info.world_size + info.rank)
     counters = Counters()
     run_dir = _prepare_run_dir(cfg, info, out, desc, run_dir) if resume is None else resume
@@ -329,13 +344,16 @@ def _train(
                 "train": requested.to_dict(),  # as asked (precision may be "auto")
                 "model": model_config.to_dict(),
                 "world_size": info.world_size,
+                "classes": list(cfg.class_names),
                 "precision": {"used": precision.precision, "reason": precision.reason},
             },
         )
         truncate_jsonl(run_dir / "stats.jsonl", counters.nimg)
         if counters.nimg == 0:
-            save_grid(next(iter(loader))[: cfg.grid_size], run_dir / "reals.png")
-            save_grid(generate_images(nets.ema.module, reporter.grid_z), run_dir / "fakes-init.png")
+            reals = next(iter(loader))
+            reals = reals[0] if isinstance(reals, tuple | list) else reals
+            save_grid(reals[: cfg.grid_size], run_dir / "reals.png")
+            reporter.save_fakes(nets, run_dir / "fakes-init.png")
         if (scan := getattr(dataset, "scan", None)) is not None:
             append_jsonl(run_dir / "data.jsonl", scan.summary())
     bar = tqdm(

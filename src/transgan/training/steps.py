@@ -38,6 +38,23 @@ class Networks:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None  # fp16 only
+    class_probs: torch.Tensor | None = None  # --cond: the data's class shares (G's labels)
+
+
+class WithLabels(nn.Module):
+    """D (or its DDP wrapper) with labels bound: ``forward(x)`` = ``d(x, labels)``.
+
+    The losses call D on reals, fakes, both concatenated, or interpolates; in the D step
+    fakes get the reals' labels, so a batch k times the labels' length takes them k times.
+    """
+
+    def __init__(self, d: Callable[..., torch.Tensor], labels: torch.Tensor) -> None:
+        super().__init__()
+        self.d, self.labels = d, labels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        repeats = x.shape[0] // self.labels.shape[0]
+        return self.d(x, self.labels.repeat(repeats))
 
 
 @dataclass
@@ -100,9 +117,16 @@ def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
     (scaler.scale(loss) if scaler is not None else loss).backward()
 
 
+def _split(batch: torch.Tensor | tuple | list) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A loader batch -> (images, labels or None)."""
+    if isinstance(batch, tuple | list):
+        return batch[0], batch[1]
+    return batch, None
+
+
 def train_iteration(
     nets: Networks,
-    data: Iterator[torch.Tensor],
+    data: Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]],
     cfg: TrainConfig,
     *,
     device: torch.device,
@@ -135,16 +159,23 @@ def train_iteration(
     real = None
     for j in range(cfg.n_critic):
         penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
-        real = next(data).to(device, non_blocking=True)
+        real, labels = _split(next(data))
+        real = real.to(device, non_blocking=True)
+        if labels is not None:
+            labels = labels.to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)
         nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
         sums = MicroBatchMeans(k, device)
-        for i, (real_i, z_i) in enumerate(zip(real.chunk(k), z.chunk(k), strict=True)):
+        label_chunks = labels.chunk(k) if labels is not None else [None] * k
+        for i, (real_i, z_i, y_i) in enumerate(
+            zip(real.chunk(k), z.chunk(k), label_chunks, strict=True)
+        ):
             with torch.no_grad(), autocast(cfg, device):
-                fake = g(z_i)
+                fake = g(z_i) if y_i is None else g(z_i, y_i)  # fakes get the reals' labels
+            d_fn = nets.d_train if y_i is None else WithLabels(nets.d_train, y_i)
             with _no_sync(nets.d_train, i < k - 1), autocast(cfg, device):
                 loss, parts = discriminator_loss(
-                    nets.d_train,
+                    d_fn,
                     real_i,
                     fake.float(),
                     cfg.loss,
@@ -161,11 +192,18 @@ def train_iteration(
     d.requires_grad_(False)
     nets.opt_g.zero_grad(set_to_none=True)
     z = torch.randn(local_g_batch, latent_dim, device=device)
+    g_labels = None
+    if nets.class_probs is not None:  # G's classes in the data's proportions
+        g_labels = torch.multinomial(nets.class_probs, local_g_batch, replacement=True)
+    label_chunks = g_labels.chunk(k) if g_labels is not None else [None] * k
     sums = MicroBatchMeans(k, device)
-    for i, (z_i, real_i) in enumerate(zip(z.chunk(k), real.chunk(k), strict=True)):
+    for i, (z_i, real_i, y_i) in enumerate(
+        zip(z.chunk(k), real.chunk(k), label_chunks, strict=True)
+    ):
         with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
-            fake = nets.g_train(z_i)
-            g_adv = generator_loss(d(augment(fake)), cfg.loss)
+            fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
+            d_fake = d(augment(fake)) if y_i is None else d(augment(fake), y_i)
+            g_adv = generator_loss(d_fake, cfg.loss)
             parts = {"g_loss": g_adv.detach()}
             loss = g_adv
             if cfg.mtct_weight > 0:
