@@ -22,18 +22,14 @@ import sys
 import time
 from pathlib import Path
 
+from transgan.precision import cpu_model_and_flags
+
 METRICS = "dfid2k,dkid2k,dis2k,dcov2k"
 KEYS = ("dfid2k", "dkid2k_mean", "dis2k_mean", "dcov2k", "dcov2k_confident")
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+    return cpu_model_and_flags()[0] or "unknown CPU"
 
 
 def final_metrics(run_dir: Path) -> dict[str, float]:

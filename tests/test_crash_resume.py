@@ -104,3 +104,59 @@ def test_sigterm_saves_a_state_and_resume_gives_identical_weights(
     assert "stopped by signal" in err and stopped_at < 512
     _finish(run_dir)
     assert _same(_final(run_dir), reference)
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    """64 small PNGs: a folder run reads them through data-loader worker processes."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("images")
+    gen = torch.Generator().manual_seed(0)
+    for i in range(64):
+        pixels = torch.randint(0, 256, (16, 16, 3), generator=gen, dtype=torch.uint8)
+        Image.fromarray(pixels.numpy()).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def _folder_command(run_dir: Path, folder: Path) -> list[str]:
+    args = _command(run_dir)
+    args[args.index("--workers") + 1] = "2"
+    return [*args, "--data", str(folder)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1], ids=["TERM", "USR1"])
+def test_signal_to_the_whole_process_group_with_loader_workers(
+    tmp_path: Path, image_folder: Path, sig: int
+) -> None:
+    """What SLURM and systemd do: signal every process of the job, workers included."""
+    reference_dir = tmp_path / "reference"
+    done = subprocess.run(
+        _folder_command(reference_dir, image_folder), env=_env(), capture_output=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        _folder_command(run_dir, image_folder),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a scheduler's job
+    )
+    deadline = time.time() + 120
+    while not (run_dir.exists() and list_states(run_dir)) and time.time() < deadline:
+        time.sleep(0.2)
+    workers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
+    assert len(workers.stdout.split()) >= 3, "expected the main process and 2 loader workers"
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped by signal" in err and "Traceback" not in err
+    stopped_at = _final(run_dir)["counters"]["nimg"]
+    assert stopped_at < 512, "the run ended before the signal; the test proved nothing"
+    resumed = subprocess.run(
+        _folder_command(run_dir, image_folder), env=_env(), capture_output=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _same(_final(run_dir), _final(reference_dir))

@@ -46,7 +46,8 @@ def test_ddp_ranks_hold_equal_weights_and_disjoint_data(tmp_path: Path) -> None:
     assert not shared, f"ranks drew the same images: {sorted(shared)[:5]}"
 
 
-def test_torchrun_cli_training_writes_one_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cond", [False, True], ids=["uncond", "cond"])
+def test_torchrun_cli_training_writes_one_run(tmp_path: Path, cond: bool) -> None:
     args = [
         "-m",
         "transgan",
@@ -54,12 +55,15 @@ def test_torchrun_cli_training_writes_one_run(tmp_path: Path) -> None:
         *tiny_cli_args("0.064", "0.032"),
         "--out",
         str(tmp_path / "runs"),
+        *(["--cond"] if cond else []),
     ]
     result = _torchrun(args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1  # rank 0 alone created and wrote the run directory
-    assert json.loads((runs[0] / "config.json").read_text())["world_size"] == 2
+    config = json.loads((runs[0] / "config.json").read_text())
+    assert config["world_size"] == 2
+    assert config["model"]["generator"]["num_classes"] == (10 if cond else 0)
     assert [r["tick"] for r in read_jsonl(runs[0] / "stats.jsonl")] == [1, 2]
 
 

@@ -61,9 +61,9 @@ def _assert_states_identical(a: dict, b: dict) -> None:
             "local_until_kimg": (0.04,),
         },
         {"loss": __import__("transgan").losses.LossConfig("logistic")},
-        {"cond": True},
+        {"cond": True, "mirror": True},
     ],
-    ids=["default", "mtct+locality", "logistic-r1", "cond"],
+    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror"],
 )
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
     straight = train(tiny_train_config(**extra), out=tmp_path / "a")

@@ -118,6 +118,13 @@ def rand_hue(x: torch.Tensor, prob: float = 0.5) -> torch.Tensor:
     return torch.einsum("bij,bjhw->bihw", rot.to(x.dtype), x)
 
 
+def random_xflip(images: torch.Tensor) -> torch.Tensor:
+    """``--mirror``: each image flipped left-right with probability 1/2 (the training RNG, so
+    each epoch flips differently and a resumed run flips as the uninterrupted one)."""
+    flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
+    return torch.where(flip, images.flip(-1), images)
+
+
 def diff_augment(x: torch.Tensor, config: AugmentConfig) -> torch.Tensor:
     """Apply ``config.policy`` to a batch (B, C, H, W); identity when the policy is empty."""
     size = x.shape[-1]

@@ -194,6 +194,7 @@ def recipes() -> None:
 
 
 def _register_subcommands() -> None:
+    from transgan.data_cli import prepare_data_command
     from transgan.eval_cli import eval_command, fid_stats_command, plot_command
     from transgan.interop_cli import export_command, import_command
     from transgan.train_cli import train
@@ -204,6 +205,7 @@ def _register_subcommands() -> None:
     main.add_command(import_command)
     main.add_command(export_command)
     main.add_command(fid_stats_command)
+    main.add_command(prepare_data_command)
 
 
 _register_subcommands()

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from transgan.metrics import WEIGHTS_ENV
+from transgan.progress import interactive
 
 EXAMPLES = f"""
 \b
@@ -22,13 +23,26 @@ Examples:
       --inception-weights ~/weights-inception-2015-12-05-6726825d.pth
   # the same through the environment
   {WEIGHTS_ENV}=~/weights-inception-2015-12-05-6726825d.pth transgan eval SNAP --data digits
+  # images from any model (a folder or an .npz of uint8 images), same metrics and cache
+  transgan eval --images samples/ --data cifar10 --metrics fid10k,is10k
   # FID against the authors' precomputed statistics, with their uint8 truncation
   transgan eval SNAP --ref-stats fid_stats_cifar10_train.npz --metrics fid50k --quantize truncate
 """
 
 
 @click.command("eval", epilog=EXAMPLES, context_settings={"show_default": True})
-@click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--images",
+    type=click.Path(exists=True, path_type=Path),
+    help="Score these images instead of a snapshot: a folder of image files or an .npz of "
+    "uint8 (N, H, W, 3) images, from any model.",
+)
+@click.option(
+    "--resolution",
+    type=click.IntRange(8),
+    help="--images: resize every image to this side (needed when their sizes differ).",
+)
 @click.option(
     "--data",
     default="digits",
@@ -80,7 +94,9 @@ Examples:
     help="Conditional models: also each class's FID/KID against that class's real images.",
 )
 def eval_command(
-    snapshot: Path,
+    snapshot: Path | None,
+    images: Path | None,
+    resolution: int | None,
     data: str,
     data_root: str,
     metric_text: str,
@@ -111,6 +127,24 @@ def eval_command(
     from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
 
     start = time.time()
+    if (snapshot is None) == (images is None):
+        raise click.UsageError("give exactly one of SNAPSHOT or --images PATH")
+    if images is not None:
+        _eval_images(
+            images,
+            resolution,
+            data,
+            data_root,
+            metric_text,
+            inception_weights,
+            max_real,
+            cache_dir,
+            batch_size,
+            ref_stats,
+            out_file,
+            start,
+        )
+        return
     if ref_stats is not None:
         _eval_against_stats(
             snapshot,
@@ -140,7 +174,7 @@ def eval_command(
             "inception_weights": weights,
             "cache_dir": cache_dir,
             "batch_size": batch_size,
-            "verbose": True,
+            "verbose": interactive(),
             "quantize_mode": quantize,
         }
         latent_dim = config.generator.latent_dim
@@ -194,6 +228,73 @@ def _reference(
         return build_dataset(data, img_size, data_root), None
     labeled = build_labeled_dataset(data, img_size, data_root)
     return MappedDataset(labeled, image_of), labeled.labels
+
+
+def _eval_images(
+    images_path: Path,
+    resolution: int | None,
+    data: str,
+    data_root: str,
+    metric_text: str,
+    inception_weights: Path | None,
+    max_real: int | None,
+    cache_dir: str | None,
+    batch_size: int,
+    ref_stats: Path | None,
+    out_file: Path | None,
+    start: float,
+) -> None:
+    """``eval --images``: the same metrics and reference caching for images from anywhere."""
+    from transgan import fid_stats
+    from transgan.data import DataError, build_dataset
+    from transgan.data.datasets import data_key
+    from transgan.data.score_images import load_images
+    from transgan.metrics import (
+        EvalError,
+        evaluate,
+        parse_metrics,
+        real_subset,
+        resolve_inception_weights,
+    )
+
+    try:
+        specs = parse_metrics(metric_text)
+        weights = resolve_inception_weights(inception_weights)
+        images = load_images(images_path, resolution)
+        size = images[0].shape[-1]
+        report: dict = {"images": str(images_path), "num_images": len(images)}
+        if ref_stats is not None:
+            others = [s.name for s in specs if s.kind != "fid"]
+            if others:
+                raise EvalError(f"--ref-stats holds statistics for FID only; drop {others}")
+            mu_ref, sigma_ref = fid_stats.read_ref_stats(ref_stats)
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            extractor = fid_stats.inception(weights, device)
+            results = {}
+            for spec in specs:
+                subset = Subset(images, range(min(spec.num_samples, len(images))))
+                loader = torch.utils.data.DataLoader(subset, batch_size=batch_size)
+                mu, sigma, _ = fid_stats.statistics(iter(loader), extractor, len(subset), spec.name)
+                results[spec.name] = fid_stats.frechet_distance(mu, sigma, mu_ref, sigma_ref)
+            report["ref_stats"] = str(ref_stats)
+        else:
+            real = real_subset(build_dataset(data, size, data_root), max_real)
+            results = evaluate(
+                images,
+                0,
+                real,
+                data_key(data, size),
+                specs,
+                inception_weights=weights,
+                cache_dir=cache_dir,
+                batch_size=batch_size,
+                verbose=interactive(),
+            )
+            report |= {"data": data, "num_real": len(real)}
+    except (EvalError, DataError) as err:
+        raise click.ClickException(str(err)) from err
+    report |= {"metrics": results, "seconds": round(time.time() - start, 1)}
+    _report(report, out_file)
 
 
 def _report(report: dict, out_file: Path | None) -> None:

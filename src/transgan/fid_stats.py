@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
+from transgan import progress
 from transgan.images import quantize
 from transgan.metrics import EvalError, Uint8Generator
 
@@ -97,7 +97,7 @@ def statistics(
     """Mean, covariance (float64, unbiased) and count of features of uint8 batches."""
     device = next(extractor.parameters()).device
     features = []
-    with torch.no_grad(), tqdm(total=total, desc=desc, unit="img", leave=False) as bar:
+    with torch.no_grad(), progress.bar(total=total, desc=desc, unit="img", leave=False) as bar:
         for batch in batches:
             features.append(extractor(batch.to(device))[0].double().cpu())
             bar.update(batch.shape[0])

@@ -36,12 +36,14 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
-_METRIC = re.compile(r"^(fid|is|kid|pr|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
+_METRIC = re.compile(r"^(fid|is|kid|pr|fdd|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
+DINOV2 = "dinov2-vit-l-14"  # torch-fidelity's DINOv2 ViT-L/14 (Stein et al., NeurIPS 2023)
 _FIDELITY_FLAG = {
     "fid": "fid",
     "is": "isc",
     "kid": "kid",
     "pr": "prc",
+    "fdd": "fid",
     "dfid": "fid",
     "dis": "isc",
     "dkid": "kid",
@@ -55,15 +57,18 @@ _RESULT_KEYS = {
 }
 for _kind in ("fid", "is", "kid"):
     _RESULT_KEYS["d" + _kind] = _RESULT_KEYS[_kind]
+_RESULT_KEYS["fdd"] = _RESULT_KEYS["fid"]
 DIGITS_KINDS = ("dfid", "dis", "dkid", "dcov", "dacc")  # the digits classifier's
 # dcov (coverage) and dacc (conditional accuracy) read the classifier's predictions directly.
 PREDICTION_KINDS = ("dcov", "dacc")
 
 
 def feature_extractor_of(kind: str) -> str:
-    """Which network a metric kind reads features from: inception, vgg16 or digits."""
+    """Which network a metric kind reads features from: inception, vgg16, dinov2 or digits."""
     if kind in DIGITS_KINDS:
         return "digits"
+    if kind == "fdd":
+        return "dinov2"
     return "vgg16" if kind == "pr" else "inception"
 
 
@@ -85,7 +90,7 @@ def parse_metrics(text: str) -> list[MetricSpec]:
         m = _METRIC.match(name)
         if not m:
             raise EvalError(
-                f"unknown metric {name!r}; write fid|is|kid|pr (Inception/VGG) or "
+                f"unknown metric {name!r}; write fid|is|kid|pr|fdd (Inception/VGG/DINOv2) or "
                 "dfid|dkid|dis|dcov|dacc (digits classifier) followed by a sample count, "
                 "e.g. fid50k, is10k, kid1000, pr50k, dfid2k"
             )
@@ -197,7 +202,7 @@ def real_subset(dataset: Dataset, max_real: int | None) -> Dataset:
 
 
 def evaluate(
-    generator: nn.Module,
+    generator: nn.Module | Dataset,
     latent_dim: int,
     real: Dataset,
     real_key: str,
@@ -213,7 +218,8 @@ def evaluate(
     """Compute ``metrics`` for ``generator`` against ``real``.
 
     Args:
-        generator: maps z (B, latent_dim) to images in [-1, 1]; its device is used.
+        generator: maps z (B, latent_dim) to images in [-1, 1]; its device is used. Or a
+            data set of uint8 (3, H, W) images to score instead (``eval --images``).
         real: the reference images in [-1, 1] (e.g. the training set).
         real_key: names the real set in the feature cache (data set + resolution + count).
         inception_weights: a local weights file (see ``resolve_inception_weights``).
@@ -226,7 +232,11 @@ def evaluate(
     """
     import torch_fidelity
 
-    device = next(generator.parameters()).device
+    images = generator if isinstance(generator, Dataset) else None  # eval --images
+    if images is not None:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = next(generator.parameters()).device
     results: dict[str, float] = {}
     # One torch-fidelity call per (sample count, feature extractor): Inception-v3 for
     # fid/is/kid, VGG-16 for precision/recall (as Kynkäänniemi et al.), the digits
@@ -239,9 +249,22 @@ def evaluate(
             if m.num_samples == count and feature_extractor_of(m.kind) == extractor
         ]
         kinds = {m.kind for m in group}
+        if images is not None:
+            source = _first(images, count, group[0].name)
+            input1: object = source
+        else:
+            input1 = torch_fidelity.GenerativeModelModuleWrapper(
+                Uint8Generator(generator, quantize_mode=quantize_mode, class_probs=class_probs),
+                latent_dim,
+                "normal",
+                0,
+            )
         if kinds & set(PREDICTION_KINDS):
-            wrapped = Uint8Generator(generator, class_probs=class_probs)
-            results.update(_digit_predictions(wrapped, latent_dim, count, batch_size, group))
+            if images is not None:
+                results.update(_digit_predictions_of_images(source, batch_size, group))
+            else:
+                wrapped = Uint8Generator(generator, class_probs=class_probs)
+                results.update(_digit_predictions(wrapped, latent_dim, count, batch_size, group))
             kinds -= set(PREDICTION_KINDS)
             if not kinds:
                 continue
@@ -251,6 +274,9 @@ def evaluate(
             kwargs.update(_digits_extractor_kwargs())
             reference, reference_key = _digits_reference()
             weights_name = f"digits-cnn-{kwargs['feature_extractor_weights_path'].stem}"
+        elif extractor == "dinov2":
+            kwargs |= {"feature_extractor": DINOV2, "feature_layer_fid": "dinov2"}
+            weights_name = DINOV2
         else:
             weights = inception_weights if extractor == "inception" else None
             kwargs["feature_extractor_weights_path"] = str(weights) if weights else None
@@ -262,15 +288,8 @@ def evaluate(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 raw = torch_fidelity.calculate_metrics(
-                    input1=torch_fidelity.GenerativeModelModuleWrapper(
-                        Uint8Generator(
-                            generator, quantize_mode=quantize_mode, class_probs=class_probs
-                        ),
-                        latent_dim,
-                        "normal",
-                        0,
-                    ),
-                    input1_model_num_samples=count,
+                    input1=input1,
+                    input1_model_num_samples=count if images is None else None,
                     input2=MappedDataset(reference, to_uint8),
                     input2_cache_name=f"transgan-{reference_key}-n{n_real}-{weights_name}",
                     cache=True,
@@ -281,7 +300,16 @@ def evaluate(
                     save_cpu_ram=True,
                     **kwargs,
                 )
-        except OSError as err:  # urllib's URLError is an OSError
+        except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
+            if extractor == "dinov2":
+                raise EvalError(
+                    f"fdd needs DINOv2 ViT-L/14 through torch.hub (facebookresearch/dinov2: "
+                    f"code and weights), which could not be loaded ({err}). Run an fdd metric "
+                    f"once on a connected machine, then copy its hub folder "
+                    f"({torch.hub.get_dir()}) to the offline machine (TORCH_HOME)"
+                ) from err
+            if not isinstance(err, OSError):
+                raise
             if extractor == "vgg16":
                 raise EvalError(
                     f"precision/recall needs torch-fidelity's VGG-16 weights, which could not "
@@ -320,6 +348,34 @@ def _digits_reference() -> tuple[Dataset, str]:
     from transgan.data.datasets import data_key, load_digits
 
     return load_digits(16, "test"), data_key("digits-test", 16)
+
+
+def _first(images: Dataset, count: int, name: str) -> Dataset:
+    """The first ``count`` images of a set given to ``eval --images``."""
+    n = len(images)  # type: ignore[arg-type]
+    if n < count:
+        raise EvalError(
+            f"{name} needs {count} images but only {n} were given; score fewer (e.g. "
+            f"{re.sub(r'[0-9]+k?$', str(n), name)}) or give more images"
+        )
+    return Subset(images, range(count)) if n > count else images
+
+
+def _digit_predictions_of_images(
+    images: Dataset, batch_size: int, group: list[MetricSpec]
+) -> dict[str, float]:
+    """``dcovN`` of a set of uint8 images (``daccN`` needs a conditional generator)."""
+    from transgan import digits_metric
+
+    out = {}
+    for spec in group:
+        if spec.kind == "dacc":
+            raise EvalError(f"{spec.name} needs a conditional generator, not a set of images")
+        if spec.kind == "dcov":
+            batch = torch.stack([images[i] for i in range(len(images))])  # type: ignore[arg-type]
+            covered, confident = digits_metric.coverage(batch)
+            out[spec.name], out[spec.name + "_confident"] = covered, confident
+    return out
 
 
 def _digit_predictions(

@@ -195,6 +195,18 @@ Examples:
     help="Class-conditional G and D, labels from the data (digits, cifar10, stl10's labelled "
     "split, a folder with one subfolder per class). See docs/conditional.md.",
 )
+@click.option(
+    "--mirror/--no-mirror",
+    default=None,
+    help="Random x-flips of the real images. Default: the authors' choice for the preset's "
+    "data set (on for CIFAR-10, STL-10, CelebA, LSUN; off for the digits).",
+)
+@click.option(
+    "--tensorboard/--no-tensorboard",
+    default=None,
+    help="TensorBoard event files in RUN_DIR/tensorboard (stats, metrics, grids). Default: "
+    "on when the tensorboard package is installed (pip install 'transgan[tensorboard]').",
+)
 @click.option("--compile/--no-compile", default=False, help="torch.compile G and D.")
 @click.option("--grad-checkpointing/--no-grad-checkpointing", default=False)
 @click.option(
@@ -273,6 +285,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
                 resume = fixed_run_dir
         model_config = cfg.model_config()
         cfg.check_metrics()
+        cfg.tensorboard_used()  # refuses --tensorboard without the package, before any work
     except (ValueError, KeyError) as err:
         raise click.UsageError(str(err)) from err
     if dry_run:
@@ -349,6 +362,8 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         precision=opts["precision"],
         compile=opts["compile"],
         cond=opts["cond"],
+        mirror=opts["mirror"],
+        tensorboard=opts["tensorboard"],
         grad_checkpointing=opts["grad_checkpointing"],
         max_bad_steps=opts["max_bad_steps"],
         metrics=tuple(m.strip() for m in opts["metrics"].split(",") if m.strip()),

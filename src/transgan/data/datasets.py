@@ -201,5 +201,9 @@ def build_dataset(
             "nor an existing folder of images"
         )
     from transgan.data.folder import ImageFolder
+    from transgan.data.prepared import PreparedDataset, is_prepared
+
+    if is_prepared(folder):  # `transgan prepare-data` output
+        return PreparedDataset(folder, resolution)
 
     return ImageFolder(folder, resolution, max_broken_fraction=max_broken_fraction)

@@ -20,9 +20,9 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
-from tqdm import tqdm
 
 from transgan.data.datasets import DataError
+from transgan.progress import bar as progress_bar
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is broken, not half an image
@@ -91,7 +91,9 @@ def scan_folder(
     results: Iterable = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(lambda p: _check(p, resolution), candidates)
-        bar = tqdm(results, total=len(candidates), desc=f"checking {folder}", disable=not progress)
+        bar = progress_bar(
+            results, total=len(candidates), desc=f"checking {folder}", disable=not progress
+        )
         for path, error, small, converted in bar:
             if error is not None:
                 scan.broken.append((path, error))

@@ -26,6 +26,7 @@ from transgan.data.datasets import (
     digits_split,
     load_digits,
 )
+from transgan.data.prepared import PreparedDataset, is_prepared
 
 
 class LabeledTensorImages(TensorImages):
@@ -72,6 +73,8 @@ def build_labeled_dataset(
         return LabeledTensorImages(images, labels, [str(i) for i in range(10)])
     if data in ("cifar10", "stl10"):
         return _torchvision_labeled(data, resolution, Path(root), download)
+    if is_prepared(data):
+        return PreparedDataset(Path(data), resolution, with_labels=True)
     if data == "celeba":
         raise DataError(
             "--cond needs class labels, and celeba has none here (its 40 attributes are not "
@@ -128,7 +131,9 @@ def _folder_labeled(folder: Path, resolution: int, max_broken_fraction: float) -
         )
     index = {name: i for i, name in enumerate(class_names)}
     labels = torch.tensor([index[p[0]] for p in parts])
-    return LabeledDataset(_FolderPairs(images, labels), labels, class_names)
+    labeled = LabeledDataset(_FolderPairs(images, labels), labels, class_names)
+    labeled.scan = images.scan  # the usable / broken / converted accounting
+    return labeled
 
 
 class _FolderPairs(Dataset):

@@ -8,12 +8,30 @@ resume is just the number of samples already consumed.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from transgan.data.datasets import DataError, TensorImages
+
+# The signals that ask a training run to stop (with a state) rather than die.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1") if hasattr(signal, name)
+)
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """Data-loader workers leave stop signals to the main process.
+
+    A scheduler (SLURM, systemd, ``kill -- -PGID``) signals every process of the job. A
+    worker that died of it would take the main process down with a DataLoader error before
+    it could save its state; ignoring the signal, the worker lives until the main process
+    has stopped and shuts the loader down (workers also exit when the main process is gone).
+    """
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class ShardSampler(Sampler[int]):
@@ -87,5 +105,6 @@ class InfiniteLoader:
             persistent_workers=self.workers > 0,
             prefetch_factor=4 if self.workers > 0 else None,
             generator=torch.Generator().manual_seed(self.sampler.seed),
+            worker_init_fn=ignore_stop_signals if self.workers > 0 else None,
         )
         yield from loader

@@ -64,6 +64,8 @@ class TrainConfig:
     grad_checkpointing: bool = False  # recompute each block in backward to save memory
     max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
     cond: bool = False  # class-conditional G and D (labels from the data set)
+    mirror: bool | None = None  # x-flip reals; None = the preset's default (mirror_used)
+    tensorboard: bool | None = None  # event files under RUN_DIR/tensorboard; None = if installed
     class_names: tuple[str, ...] = ()  # the data set's classes, filled in when it is read
 
     def __post_init__(self) -> None:
@@ -127,6 +129,24 @@ class TrainConfig:
             generator = dataclasses.replace(config.generator, mtct=True)
             config = dataclasses.replace(config, generator=generator)
         return config
+
+    def mirror_used(self) -> bool:
+        """``mirror`` as given, else the authors' choice for the preset's data: every data
+        set is trained with random x-flips of the reals, except the digits (a flipped 2 is
+        not a 2)."""
+        if self.mirror is not None:
+            return self.mirror
+        return presets.get_config(self.model).dataset != "digits"
+
+    def tensorboard_used(self) -> bool:
+        """``tensorboard`` as given, else on exactly when the package is installed."""
+        from transgan.tensorboard_log import available
+
+        if self.tensorboard and not available():
+            raise ValueError(
+                "--tensorboard needs the tensorboard package: pip install 'transgan[tensorboard]'"
+            )
+        return available() if self.tensorboard is None else self.tensorboard
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

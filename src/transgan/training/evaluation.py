@@ -63,7 +63,9 @@ class TrainingMetrics:
             return snapshot_due
         return nimg_after // self.every_nimg > nimg_before // self.every_nimg
 
-    def run(self, generator: nn.Module, run_dir: Path, nimg: int, snapshot: Path) -> None:
+    def run(
+        self, generator: nn.Module, run_dir: Path, nimg: int, snapshot: Path
+    ) -> dict[str, float]:
         start = time.time()
         results = evaluate(
             generator,
@@ -90,3 +92,4 @@ class TrainingMetrics:
                     "time": time.time(),
                 },
             )
+        return results

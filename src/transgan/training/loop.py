@@ -8,10 +8,8 @@ training state and stop cleanly.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import resource
-import signal
 import sys
 import time
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from transgan import presets
+from transgan import presets, progress
 from transgan.data import InfiniteLoader, ShardSampler, build_dataset
 from transgan.data.labels import build_labeled_dataset, class_shares
 from transgan.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed, shutdown
@@ -31,7 +29,9 @@ from transgan.precision import PrecisionChoice, resolve_precision
 from transgan.runtime import seed_everything
 from transgan.sampling import class_rows, generate_images, latents
 from transgan.snapshot import save_snapshot
+from transgan.tensorboard_log import TensorBoardLog
 from transgan.training.config import TrainConfig
+from transgan.training.control import StopRequest, TrainingClock
 from transgan.training.evaluation import TrainingMetrics
 from transgan.training.rundir import new_run_dir, truncate_jsonl
 from transgan.training.setup import (
@@ -68,40 +68,6 @@ def reduce_tick_stats(stats: TickStats, info: DistInfo) -> dict[str, float]:
     return out
 
 
-class StopRequest:
-    """Turns SIGINT/SIGTERM into a flag that the loop checks between iterations."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):  # not the main thread
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-class TrainingClock:
-    """Adds wall-clock time to ``counters.train_seconds``, leaving out metric evaluations."""
-
-    def __init__(self, counters: Counters, reporter: TickReporter) -> None:
-        self.counters, self.reporter = counters, reporter
-        self.last, self.last_metrics = time.perf_counter(), reporter.metrics_seconds
-
-    def update(self) -> None:
-        now, metrics = time.perf_counter(), self.reporter.metrics_seconds
-        self.counters.train_seconds += (now - self.last) - (metrics - self.last_metrics)
-        self.last, self.last_metrics = now, metrics
-
-
 class TickReporter:
     """Everything that happens at the end of a tick: stats, grids, snapshots, metrics."""
 
@@ -113,8 +79,10 @@ class TickReporter:
         run_dir: Path,
         metrics: TrainingMetrics | None,
         total_nimg: int,
+        tensorboard: TensorBoardLog | None = None,
     ) -> None:
         self.cfg, self.model_config, self.info = cfg, model_config, info
+        self.tensorboard = tensorboard
         self.run_dir, self.metrics, self.total_nimg = run_dir, metrics, total_nimg
         classes = getattr(model_config.generator, "num_classes", 0)
         per_row = max(1, cfg.grid_size // classes) if classes else None  # a row per class
@@ -125,10 +93,12 @@ class TickReporter:
         self.start_time, self.start_nimg = time.perf_counter(), 0
         self.metrics_seconds = 0.0  # time spent evaluating, not counted as training time
 
-    def save_fakes(self, nets: Networks, path: Path) -> None:
+    def save_fakes(self, nets: Networks, path: Path, nimg: int = 0) -> None:
         """The EMA generator's grid at the fixed latents (one row per class if conditional)."""
         images = generate_images(nets.ema.module, self.grid_z, labels=self.grid_labels)
         save_grid(images, path, self.grid_nrow)
+        if self.tensorboard is not None:
+            self.tensorboard.grid(images, nimg, self.grid_nrow)
 
     def begin(self, nimg: int) -> None:
         self.start_time, self.start_nimg = time.perf_counter(), nimg
@@ -187,7 +157,9 @@ class TickReporter:
     ) -> None:
         run_dir, kimg = self.run_dir, counters.nimg / 1000
         append_jsonl(run_dir / "stats.jsonl", record)
-        self.save_fakes(nets, run_dir / f"fakes{int(kimg):06d}.png")
+        if self.tensorboard is not None:
+            self.tensorboard.stats(record)
+        self.save_fakes(nets, run_dir / f"fakes{int(kimg):06d}.png", counters.nimg)
         snapshot = run_dir / f"network-snapshot-{int(kimg):06d}.safetensors"
         if state is not None or eval_due:
             extra: dict[str, Any] = {"kimg": kimg, "nimg": counters.nimg, "locality": mask}
@@ -199,7 +171,9 @@ class TickReporter:
             save_state(run_dir, counters.nimg, state, self.cfg.keep_states)
         if eval_due:
             start = time.perf_counter()
-            self.metrics.run(nets.ema.module, run_dir, counters.nimg, snapshot)
+            results = self.metrics.run(nets.ema.module, run_dir, counters.nimg, snapshot)
+            if self.tensorboard is not None:
+                self.tensorboard.metrics(results, counters.nimg)
             self.metrics_seconds += time.perf_counter() - start
 
 
@@ -336,7 +310,10 @@ def _train(
     )
     data = iter(loader)
     total_nimg, tick_nimg = int(cfg.kimg * 1000), max(1, int(cfg.tick_kimg * 1000))
-    reporter = TickReporter(cfg, model_config, info, run_dir, metrics, total_nimg)
+    tensorboard = None
+    if info.is_main and cfg.tensorboard_used():
+        tensorboard = TensorBoardLog(run_dir, counters.nimg)
+    reporter = TickReporter(cfg, model_config, info, run_dir, metrics, total_nimg, tensorboard)
     if info.is_main:
         write_json_atomic(
             run_dir / "config.json",
@@ -345,6 +322,7 @@ def _train(
                 "model": model_config.to_dict(),
                 "world_size": info.world_size,
                 "classes": list(cfg.class_names),
+                "mirror": cfg.mirror_used(),
                 "precision": {"used": precision.precision, "reason": precision.reason},
             },
         )
@@ -356,7 +334,7 @@ def _train(
             reporter.save_fakes(nets, run_dir / "fakes-init.png")
         if (scan := getattr(dataset, "scan", None)) is not None:
             append_jsonl(run_dir / "data.jsonl", scan.summary())
-    bar = tqdm(
+    bar = progress.bar(
         total=cfg.kimg,
         initial=counters.nimg / 1000,
         unit="kimg",
@@ -409,6 +387,8 @@ def _train(
                 f"D {record.get('d_loss', 0):.3f} G {record.get('g_loss', 0):.3f}"
                 f" {record['images_per_s']:.0f} img/s"
             )
+            if info.is_main and not progress.interactive():
+                print(progress.status_line(record, cfg.kimg, cfg.max_time), file=sys.stderr)
             if counters.bad_steps > cfg.max_bad_steps:
                 what = (
                     "had a non-finite loss or overflowed at the GradScaler's floor scale "
@@ -432,5 +412,7 @@ def _train(
             stats = TickStats()
             reporter.begin(counters.nimg)
     bar.close()
+    if tensorboard is not None:
+        tensorboard.close()
     del nets, data, loader  # drop DDP modules and optimizers before the process group goes
     return run_dir

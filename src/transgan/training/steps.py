@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from transgan.augment import diff_augment
+from transgan.augment import diff_augment, random_xflip
 from transgan.ema import EMA
 from transgan.losses import discriminator_loss, generator_loss
 from transgan.training.config import TrainConfig
@@ -148,6 +148,7 @@ def train_iteration(
     """
     g, d = nets.generator, nets.discriminator
     latent_dim = g.config.latent_dim
+    mirror = cfg.mirror_used()
 
     def augment(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, cfg.augment)
@@ -161,6 +162,8 @@ def train_iteration(
         penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
         real, labels = _split(next(data))
         real = real.to(device, non_blocking=True)
+        if mirror:
+            real = random_xflip(real)
         if labels is not None:
             labels = labels.to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)

@@ -1,0 +1,51 @@
+"""Run control: stop requests from signals, and the clock of training time."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+from transgan.data.loader import STOP_SIGNALS
+from transgan.training.setup import Counters
+
+if TYPE_CHECKING:
+    from transgan.training.loop import TickReporter
+
+
+class StopRequest:
+    """Turns SIGINT, SIGTERM and SIGUSR1 (SLURM's ``--signal``) into a flag that the loop
+    checks between iterations. Data-loader workers ignore these signals
+    (``data.loader.ignore_stop_signals``), so a signal sent to the whole process group — what
+    schedulers do — stops the main process cleanly before any worker goes away."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(ValueError):  # not the main thread
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class TrainingClock:
+    """Adds wall-clock time to ``counters.train_seconds``, leaving out metric evaluations."""
+
+    def __init__(self, counters: Counters, reporter: TickReporter) -> None:
+        self.counters, self.reporter = counters, reporter
+        self.last, self.last_metrics = time.perf_counter(), reporter.metrics_seconds
+
+    def update(self) -> None:
+        now, metrics = time.perf_counter(), self.reporter.metrics_seconds
+        self.counters.train_seconds += (now - self.last) - (metrics - self.last_metrics)
+        self.last, self.last_metrics = now, metrics

@@ -1,0 +1,166 @@
+"""Working with runs: log lines without a terminal, TensorBoard, --mirror, prepared data sets,
+scoring any images, the DINOv2 metric."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import tiny_cli_args, tiny_train_config
+from PIL import Image
+
+from transgan.augment import random_xflip
+from transgan.cli import main
+from transgan.data import build_dataset
+from transgan.data.datasets import DataError
+from transgan.data.prepared import PreparedDataset
+from transgan.metrics import parse_metrics
+from transgan.progress import duration, status_line
+from transgan.training.config import TrainConfig
+from transgan.training.loop import train
+
+
+def test_a_log_gets_one_readable_line_per_tick(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    env.pop("TRANSGAN_PROGRESS", None)
+    cmd = [sys.executable, "-m", "transgan", "train", *tiny_cli_args("0.064", "0.032")]
+    result = subprocess.run(
+        [*cmd, "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "\r" not in result.stderr  # no carriage-return progress bar in a log
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tick ")]
+    assert len(lines) == 2
+    for key in ("kimg", "time", "img/s", "D(real)", "D(fake)", "mem", "eta"):
+        assert key in lines[0]
+
+
+def test_status_line_fields():
+    record = {"tick": 3, "kimg": 12.0, "images_per_s": 100.0, "train_seconds": 65.0,
+              "sec_per_tick": 20.0, "d_loss": 1.2, "g_loss": 0.7, "d_real": 0.1,
+              "d_fake": -0.1, "peak_mem_mb": 900.0}  # fmt: skip
+    line = status_line(record, total_kimg=24.0)
+    assert "tick 3" in line and "img/s 100.0" in line and "eta 2m 00s" in line
+    assert duration(3725) == "1h 02m 05s"
+    assert "eta 0m 35s" in status_line(record, total_kimg=24.0, max_time=100.0)
+
+
+def test_tensorboard_event_files_read_back(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = train(tiny_train_config(tensorboard=True), out=tmp_path)
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"stats/d_loss", "stats/g_loss", "stats/d_real", "stats/images_per_s"} <= set(scalars)
+    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    d_loss = events.Scalars("stats/d_loss")
+    assert [e.step for e in d_loss] == [r["nimg"] for r in stats]
+    assert [e.value for e in d_loss] == pytest.approx([r["d_loss"] for r in stats])
+    assert "fakes" in events.Tags()["images"]
+    off = train(tiny_train_config(tensorboard=False), out=tmp_path / "off")
+    assert not (off / "tensorboard").exists()
+
+
+def test_mirror_flips_some_images_and_defaults_to_the_authors_choice():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 8, 8)
+    y = random_xflip(x)
+    flipped = [torch.equal(y[i], x[i].flip(-1)) for i in range(64)]
+    kept = [torch.equal(y[i], x[i]) for i in range(64)]
+    assert all(f or k for f, k in zip(flipped, kept, strict=True))
+    assert 16 < sum(flipped) < 48  # per image, about half
+    assert not torch.equal(random_xflip(x), y)  # a new draw flips other images
+    assert TrainConfig(model="transgan2_cifar10").mirror_used()
+    assert TrainConfig(model="transgan_s").mirror_used()
+    assert not TrainConfig(model="transgan_digits").mirror_used()
+    assert TrainConfig(model="transgan_digits", mirror=True).mirror_used()
+
+
+def _class_folders(root: Path) -> Path:
+    gen = torch.Generator().manual_seed(0)
+    for name in ("b", "a"):
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = torch.randint(0, 256, (20, 24, 3), generator=gen, dtype=torch.uint8)
+            Image.fromarray(pixels.numpy()).save(root / name / f"{i}.png")
+    (root / "a" / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def test_prepare_data_then_train_from_it(tmp_path):
+    source = _class_folders(tmp_path / "src")
+    out = tmp_path / "prepared"
+    args = ["prepare-data", str(source), "--resolution", "16", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    index = json.loads((out / "dataset.json").read_text())
+    assert index["count"] == 40 and index["class_names"] == ["a", "b"]
+    assert index["source_scan"]["images_broken"] == 1
+    prepared = build_dataset(str(out), 16)
+    assert isinstance(prepared, PreparedDataset)
+    folder = build_dataset(str(source), 16)
+    for i in (0, 17, 39):  # the same pixels, up to uint8 rounding
+        assert (prepared[i] - folder[i]).abs().max() <= 1 / 127.5 + 1e-6
+    with pytest.raises(DataError, match="prepared at 16 px"):
+        PreparedDataset(out, 32)
+    run_dir = train(tiny_train_config(data=str(out), workers=2, cond=True), out=tmp_path / "runs")
+    assert json.loads((run_dir / "config.json").read_text())["classes"] == ["a", "b"]
+
+
+def test_eval_images_folder_and_npz(random_inception_weights, tmp_path):
+    from transgan.data.datasets import load_digits
+    from transgan.images import to_uint8
+
+    images = to_uint8(load_digits(16, "test").images[:16])  # (16, 3, 16, 16) uint8
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i}.png")
+    np.savez(tmp_path / "imgs.npz", images=images.permute(0, 2, 3, 1).numpy())
+    common = ["--data", "digits", "--metrics", "fid16,dcov16", "--max-real", "16"]
+    common += ["--inception-weights", str(random_inception_weights)]
+    common += ["--cache-dir", str(tmp_path / "cache")]
+    values = []
+    for source in (folder, tmp_path / "imgs.npz"):
+        out = tmp_path / f"{source.stem}.json"
+        result = CliRunner().invoke(
+            main, ["eval", "--images", str(source), *common, "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        report = json.loads(out.read_text())
+        assert report["num_images"] == 16
+        values.append(report["metrics"])
+    assert values[0] == pytest.approx(values[1])  # PNG is lossless: same pixels, same numbers
+    assert values[0]["fid16"] > 0 and values[0]["dcov16"] > 0.5  # real digits: most classes
+    np.savez(tmp_path / "float.npz", images=np.zeros((4, 16, 16, 3), np.float32))
+    result = CliRunner().invoke(main, ["eval", "--images", str(tmp_path / "float.npz")])
+    assert result.exit_code != 0 and "expected uint8 images" in result.output
+
+
+def test_fdd_parses_and_runs_only_with_dinov2_available(tmp_path):
+    spec = parse_metrics("fdd2k")[0]
+    assert (spec.kind, spec.num_samples) == ("fdd", 2000)
+    hub = Path(torch.hub.get_dir()) / "facebookresearch_dinov2_main"
+    if not hub.is_dir():
+        pytest.skip(
+            "needs DINOv2 ViT-L/14 from torch.hub (facebookresearch/dinov2 code + weights in "
+            f"{hub.parent}); it cannot be downloaded in this workplace"
+        )
+    from transgan.data.datasets import load_digits
+    from transgan.metrics import evaluate
+
+    real = load_digits(16, "test")
+    from transgan.data.datasets import TensorImages
+    from transgan.images import to_uint8
+
+    fake = TensorImages(to_uint8(load_digits(16, "train").images[:64]))
+    result = evaluate(fake, 0, real, "digits-test-16px", parse_metrics("fdd64"))
+    assert result["fdd64"] > 0
