@@ -2,8 +2,9 @@
 
     python benchmarks/loader.py [--resolution 256] [--images 512] [--workers 2,8] [--seconds 10]
 
-Writes a synthetic folder of JPEGs (smooth colour fields plus noise, about the size of
-photos), prepares it with `transgan prepare-data`'s code, and reads both through the training
+Writes a synthetic folder of JPEGs (smooth colour fields plus noise) at --source-size (1024
+px like CelebA-HQ's originals, so the folder path decodes and resizes on every step),
+prepares it with `transgan prepare-data`'s code, and reads both through the training
 loader (`InfiniteLoader`, batch 32) with each worker count. Prints images/s and the CPU.
 """
 
@@ -55,15 +56,18 @@ def main() -> None:
     parser.add_argument("--workers", default="2,8")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument(
+        "--source-size", type=int, default=1024, help="side of the JPEGs (CelebA-HQ: 1024)"
+    )
     args = parser.parse_args()
 
     print(
-        f"CPU: {cpu_name()}, {os.cpu_count()} logical cores; "
-        f"{args.resolution} px, batch {args.batch}"
+        f"CPU: {cpu_name()}, {os.cpu_count()} logical cores; {args.source_size} px JPEGs "
+        f"read at {args.resolution} px, batch {args.batch}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder, prepared = Path(tmp) / "jpegs", Path(tmp) / "prepared"
-        make_folder(folder, args.images, args.resolution)
+        make_folder(folder, args.images, args.source_size)
         start = time.perf_counter()
         prepare(str(folder), args.resolution, prepared)
         print(
