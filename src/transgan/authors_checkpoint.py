@@ -202,11 +202,12 @@ def import_state(
             f"{', '.join(dropped[:6])}{' …' if len(dropped) > 6 else ''}"
         )
     converted = {}
+    targets = network.state_dict()
     for entry in entries:
         if entry.ours is None:
             continue
         value = state[entry.theirs]
-        target = network.state_dict()[entry.ours]
+        target = targets[entry.ours]
         converted[entry.ours] = value.reshape(target.shape).to(target.dtype)
     unused_gains = [k for k, v in converted.items() if k.endswith("cross.noise.gain") and v.item()]
     for key in unused_gains:  # the authors' forward never reads this gain (SPEC-v2 §10.7)

@@ -321,7 +321,7 @@ def _eval_against_stats(
     from transgan import fid_stats
     from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
     from transgan.runtime import resolve_device
-    from transgan.snapshot import SnapshotError, load_generator
+    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
 
     try:
         specs = parse_metrics(metric_text)
@@ -334,6 +334,8 @@ def _eval_against_stats(
         mu_ref, sigma_ref = fid_stats.read_ref_stats(ref_stats)
         dev = resolve_device(device)
         generator, config = load_generator(snapshot, dev)
+        shares = read_snapshot_extra(snapshot).get("class_shares")  # conditional models
+        probs = torch.tensor(shares) if shares else None
         extractor = fid_stats.inception(resolve_inception_weights(inception_weights), dev)
         results = {}
         for spec in specs:
@@ -344,6 +346,7 @@ def _eval_against_stats(
                 batch_size,
                 quantize,
                 seed,
+                probs,
             )
             mu, sigma, _ = fid_stats.statistics(batches, extractor, spec.num_samples, spec.name)
             results[spec.name] = fid_stats.frechet_distance(mu, sigma, mu_ref, sigma_ref)

@@ -116,12 +116,21 @@ def dataset_batches(dataset: Dataset, batch_size: int) -> Iterator[torch.Tensor]
 
 
 def generator_batches(
-    generator: nn.Module, latent_dim: int, count: int, batch_size: int, mode: str, seed: int = 0
+    generator: nn.Module,
+    latent_dim: int,
+    count: int,
+    batch_size: int,
+    mode: str,
+    seed: int = 0,
+    class_probs: torch.Tensor | None = None,
 ) -> Iterator[torch.Tensor]:
-    """``count`` samples of ``generator`` as uint8 batches; z from ``seed``, noise seeded."""
+    """``count`` samples of ``generator`` as uint8 batches; z from ``seed``, noise seeded; a
+    conditional generator's classes drawn with ``class_probs`` (uniform when None)."""
     device = next(generator.parameters()).device
     z_rng = torch.Generator().manual_seed(seed)
-    wrapped = Uint8Generator(generator, noise_seed=seed, quantize_mode=mode)
+    wrapped = Uint8Generator(
+        generator, noise_seed=seed, quantize_mode=mode, class_probs=class_probs
+    )
     for start in range(0, count, batch_size):
         n = min(batch_size, count - start)
         yield wrapped(torch.randn(n, latent_dim, generator=z_rng).to(device))
