@@ -129,3 +129,21 @@ def test_eval_conditional_accuracy_runs_on_a_conditional_model(cond_run, digits_
     assert result.exit_code == 0, result.output
     accuracy = json.loads(result.output[result.output.index("{") :])["metrics"]["dacc100"]
     assert 0.0 <= accuracy <= 1.0
+
+
+def test_eval_per_class_scores_each_class_against_its_own_images(
+    cond_run, random_inception_weights, tmp_path
+):
+    args = ["eval", str(_snapshot(cond_run)), "--data", "digits", "--metrics", "fid8"]
+    args += ["--per-class", "--max-real", "8", "--inception-weights", str(random_inception_weights)]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    per_class = report["per_class"]
+    assert sorted(per_class, key=int) == [str(c) for c in range(10)]
+    values = [per_class[str(c)]["fid8"] for c in range(10)]
+    assert all(v > 0 for v in values) and len(set(values)) == 10  # ten different references
+    assert len(list((tmp_path / "cache").iterdir())) >= 11  # all + one cache per class
+    result = CliRunner().invoke(main, [*args[:5], "dacc8", "--per-class"])
+    assert result.exit_code != 0 and "fid and kid" in result.output
