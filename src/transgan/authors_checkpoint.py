@@ -156,13 +156,12 @@ def _mismatch_message(
     if shapes:
         shown = ", ".join(f"{k} {have[k]} (preset: {expected[k]})" for k in shapes[:limit])
         lines.append(f"  {len(shapes)} keys of the wrong shape: {shown}")
-    fits = [name for name in fitting_presets(state, which) if name != preset]
     if "to_tokens.weight" in have or any(k.startswith(("stages.", "scales.")) for k in have):
         lines.append(
             "  these are this package's own key names, not the authors': load them with "
             "load_state_dict, or use the network-snapshot-*.safetensors of the run"
         )
-    elif fits:
+    elif fits := [name for name in fitting_presets(state, which) if name != preset]:
         lines.append(f"  it fits preset {' / '.join(fits)}: pass --preset {fits[0]}")
     else:
         lines.append(
@@ -178,8 +177,7 @@ def import_state(
     """Our network of ``config`` holding the authors' tensors ``state`` (strict)."""
     network = _network_for(config, which)
     entries = authors_map(network)
-    expected = {e.theirs: e.shape for e in entries}
-    message = _mismatch_message(path, config.name, expected, state, which)
+    message = _mismatch_message(path, config.name, _expected(network), state, which)
     if message:
         raise CheckpointError(message)
     notes = []

@@ -148,34 +148,20 @@ def _conv_shape(ours: str, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def authors_map(network: nn.Module) -> list[Entry]:
     """Every tensor of ``network`` with the authors' key and shape (buffers included)."""
-    if isinstance(network, Generator):
-        layout = generator_layout(network.config)
-
-        def rename(key: str) -> str:
-            return _generator_key(key, layout)
-
-    elif isinstance(network, MultiScaleDiscriminator):
-
-        def rename(key: str) -> str:
-            return _multiscale_key(key, network.config)
-
-    elif isinstance(network, Discriminator):
-
-        def rename(key: str) -> str:
-            return key
-
-    else:
+    if not isinstance(network, Generator | Discriminator | MultiScaleDiscriminator):
         raise LayoutError(
             f"{type(network).__name__} is not a transformer network; only TransGAN generators "
             "and discriminators have an authors' layout"
         )
     entries = [
-        Entry(key, rename(key), _conv_shape(key, tuple(value.shape)))
+        Entry(key, authors_key(key, network), _conv_shape(key, tuple(value.shape)))
         for key, value in network.state_dict().items()
     ]
     for name, buffer in network.named_buffers():
         if name.endswith(_INDEX_SUFFIX):
-            entries.append(Entry(None, rename(name), tuple(buffer.shape), buffer=True))
+            entries.append(
+                Entry(None, authors_key(name, network), tuple(buffer.shape), buffer=True)
+            )
     return entries
 
 

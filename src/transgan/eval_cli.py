@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from transgan.metrics import WEIGHTS_ENV
 from transgan.progress import interactive
@@ -264,18 +265,13 @@ def _eval_images(
         size = images[0].shape[-1]
         report: dict = {"images": str(images_path), "num_images": len(images)}
         if ref_stats is not None:
-            others = [s.name for s in specs if s.kind != "fid"]
-            if others:
-                raise EvalError(f"--ref-stats holds statistics for FID only; drop {others}")
-            mu_ref, sigma_ref = fid_stats.read_ref_stats(ref_stats)
+
+            def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
+                subset = Subset(images, range(min(count, len(images))))
+                return iter(DataLoader(subset, batch_size=batch_size)), len(subset)
+
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            extractor = fid_stats.inception(weights, device)
-            results = {}
-            for spec in specs:
-                subset = Subset(images, range(min(spec.num_samples, len(images))))
-                loader = torch.utils.data.DataLoader(subset, batch_size=batch_size)
-                mu, sigma, _ = fid_stats.statistics(iter(loader), extractor, len(subset), spec.name)
-                results[spec.name] = fid_stats.frechet_distance(mu, sigma, mu_ref, sigma_ref)
+            results = fid_stats.fids_against_stats(ref_stats, specs, batches_for, weights, device)
             report["ref_stats"] = str(ref_stats)
         else:
             real = real_subset(build_dataset(data, size, data_root), max_real)
@@ -325,31 +321,20 @@ def _eval_against_stats(
 
     try:
         specs = parse_metrics(metric_text)
-        others = [s.name for s in specs if s.kind != "fid"]
-        if others:
-            raise EvalError(
-                f"--ref-stats holds reference statistics for FID only; drop {', '.join(others)} "
-                "or run them without --ref-stats (against --data)"
-            )
-        mu_ref, sigma_ref = fid_stats.read_ref_stats(ref_stats)
         dev = resolve_device(device)
         generator, config = load_generator(snapshot, dev)
         shares = read_snapshot_extra(snapshot).get("class_shares")  # conditional models
         probs = torch.tensor(shares) if shares else None
-        extractor = fid_stats.inception(resolve_inception_weights(inception_weights), dev)
-        results = {}
-        for spec in specs:
+        latent_dim = config.generator.latent_dim
+
+        def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
             batches = fid_stats.generator_batches(
-                generator,
-                config.generator.latent_dim,
-                spec.num_samples,
-                batch_size,
-                quantize,
-                seed,
-                probs,
+                generator, latent_dim, count, batch_size, quantize, seed, probs
             )
-            mu, sigma, _ = fid_stats.statistics(batches, extractor, spec.num_samples, spec.name)
-            results[spec.name] = fid_stats.frechet_distance(mu, sigma, mu_ref, sigma_ref)
+            return batches, count
+
+        weights = resolve_inception_weights(inception_weights)
+        results = fid_stats.fids_against_stats(ref_stats, specs, batches_for, weights, dev)
     except (EvalError, SnapshotError) as err:
         raise click.ClickException(str(err)) from err
     report = {

@@ -12,7 +12,7 @@ script: the same value cast down, which darkens every pixel by half a level on a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +145,30 @@ def frechet_distance(
     first = {"mu": mu1.astype(np.float64), "sigma": sigma1.astype(np.float64)}
     second = {"mu": mu2.astype(np.float64), "sigma": sigma2.astype(np.float64)}
     return float(fid_statistics_to_metric(first, second, verbose=False)[KEY_METRIC_FID])
+
+
+def fids_against_stats(
+    ref_stats: str | os.PathLike[str],
+    specs: list,
+    batches_for: Callable[[int], tuple[Iterator[torch.Tensor], int]],
+    weights: Path | None,
+    device: torch.device,
+) -> dict[str, float]:
+    """FID of each ``fidN`` spec against the statistics in ``ref_stats``.
+
+    ``batches_for(N)`` gives uint8 batches of the N samples to score, and how many there are.
+    """
+    others = [s.name for s in specs if s.kind != "fid"]
+    if others:
+        raise EvalError(
+            f"--ref-stats holds reference statistics for FID only; drop {', '.join(others)} "
+            "or run them without --ref-stats (against --data)"
+        )
+    mu_ref, sigma_ref = read_ref_stats(ref_stats)
+    extractor = inception(weights, device)
+    results = {}
+    for spec in specs:
+        batches, count = batches_for(spec.num_samples)
+        mu, sigma, _ = statistics(batches, extractor, count, spec.name)
+        results[spec.name] = frechet_distance(mu, sigma, mu_ref, sigma_ref)
+    return results

@@ -208,7 +208,8 @@ def train(
             choice = holder[0]
         if info.is_main and cfg.precision == "auto":
             tqdm.write(f"precision: {choice.precision} (auto: {choice.reason})", file=sys.stderr)
-        run_cfg = dataclasses.replace(cfg, precision=choice.precision)
+        # resolved once here, not in every iteration (mirror_used builds the preset config)
+        run_cfg = dataclasses.replace(cfg, precision=choice.precision, mirror=cfg.mirror_used())
         return _train(
             run_cfg,
             info,

@@ -41,18 +41,17 @@ class Networks:
     class_probs: torch.Tensor | None = None  # --cond: the data's class shares (G's labels)
 
 
-class WithLabels(nn.Module):
-    """D (or its DDP wrapper) with labels bound: ``forward(x)`` = ``d(x, labels)``.
+class WithLabels:
+    """D (or its DDP wrapper) with labels bound: ``self(x)`` = ``d(x, labels)``.
 
     The losses call D on reals, fakes, both concatenated, or interpolates; in the D step
     fakes get the reals' labels, so a batch k times the labels' length takes them k times.
     """
 
     def __init__(self, d: Callable[..., torch.Tensor], labels: torch.Tensor) -> None:
-        super().__init__()
         self.d, self.labels = d, labels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
         repeats = x.shape[0] // self.labels.shape[0]
         return self.d(x, self.labels.repeat(repeats))
 
