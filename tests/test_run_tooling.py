@@ -145,22 +145,112 @@ def test_eval_images_folder_and_npz(random_inception_weights, tmp_path):
     assert result.exit_code != 0 and "expected uint8 images" in result.output
 
 
-def test_fdd_parses_and_runs_only_with_dinov2_available(tmp_path):
-    spec = parse_metrics("fdd2k")[0]
-    assert (spec.kind, spec.num_samples) == ("fdd", 2000)
-    hub = Path(torch.hub.get_dir()) / "facebookresearch_dinov2_main"
-    if not hub.is_dir():
-        pytest.skip(
-            "needs DINOv2 ViT-L/14 from torch.hub (facebookresearch/dinov2 code + weights in "
-            f"{hub.parent}); it cannot be downloaded in this workplace"
-        )
-    from transgan.data.datasets import load_digits
+def dinov2_layout_state(dim: int = 64, depth: int = 2, grid: int = 5, seed: int = 0) -> dict:
+    """Random tensors under the key names and shapes of DINOv2's released backbone files
+    (``dinov2_vitl14_pretrain.pth`` has dim 1024, depth 24, a 37×37 grid), scaled down."""
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *shape: 0.2 * torch.randn(*shape, generator=g)  # noqa: E731
+    state = {
+        "cls_token": r(1, 1, dim),
+        "pos_embed": r(1, 1 + grid * grid, dim),
+        "mask_token": torch.zeros(1, dim),
+        "patch_embed.proj.weight": r(dim, 3, 14, 14) * 0.1,
+        "patch_embed.proj.bias": r(dim),
+        "norm.weight": 1 + r(dim),
+        "norm.bias": r(dim),
+    }
+    for i in range(depth):
+        b = f"blocks.{i}."
+        for norm in ("norm1", "norm2"):
+            state |= {b + norm + ".weight": 1 + r(dim), b + norm + ".bias": r(dim)}
+        state |= {
+            b + "attn.qkv.weight": r(3 * dim, dim),
+            b + "attn.qkv.bias": r(3 * dim),
+            b + "attn.proj.weight": r(dim, dim),
+            b + "attn.proj.bias": r(dim),
+            b + "ls1.gamma": r(dim),
+            b + "mlp.fc1.weight": r(4 * dim, dim),
+            b + "mlp.fc1.bias": r(4 * dim),
+            b + "mlp.fc2.weight": r(dim, 4 * dim),
+            b + "mlp.fc2.bias": r(dim),
+            b + "ls2.gamma": r(dim),
+        }
+    return state
+
+
+def test_fdd_runs_offline_from_a_local_dinov2_weights_file(tmp_path):
+    from transgan.data.datasets import TensorImages, load_digits
+    from transgan.dinov2 import DinoV2FeatureExtractor
+    from transgan.fid_stats import dataset_batches, frechet_distance, statistics
+    from transgan.images import to_uint8
     from transgan.metrics import evaluate
 
+    spec = parse_metrics("fdd2k")[0]
+    assert (spec.kind, spec.num_samples) == ("fdd", 2000)
+    weights = tmp_path / "dinov2_vitl14_pretrain.pth"
+    torch.save(dinov2_layout_state(), weights)
     real = load_digits(16, "test")
-    from transgan.data.datasets import TensorImages
+    fake = TensorImages(to_uint8(load_digits(16, "train").images[:64]))
+    cache = str(tmp_path / "cache")
+    run = lambda w: evaluate(  # noqa: E731
+        fake, 0, real, "digits-test-16px", parse_metrics("fdd64"),
+        dinov2_weights=w, cache_dir=cache,
+    )["fdd64"]  # fmt: skip
+    fdd = run(weights)
+    # the same number from the extractor's features and the Fréchet distance by hand
+    extractor = DinoV2FeatureExtractor("x", ["dinov2"], feature_extractor_weights_path=weights)
+    mu1, s1, _ = statistics(iter(torch.utils.data.DataLoader(fake, 32)), extractor, 64, "f")
+    mu2, s2, _ = statistics(dataset_batches(real, 64), extractor, len(real), "r")
+    assert fdd == pytest.approx(frechet_distance(mu1, s1, mu2, s2), rel=1e-3)
+    assert fdd > 0
+    # other weights: other features, never the cached reference of the first file
+    other = tmp_path / "other.pth"
+    torch.save(dinov2_layout_state(seed=1), other)
+    assert run(other) != pytest.approx(fdd, rel=1e-3)
+
+
+def test_dinov2_weights_that_do_not_fit_are_refused_with_the_fix(tmp_path, monkeypatch):
+    from transgan.dinov2 import DINOV2_URL, DinoV2Error, load_encoder, resolve_weights
+    from transgan.metrics import EvalError
+
+    state = dinov2_layout_state()
+    bad = tmp_path / "registers.pth"
+    torch.save({**state, "register_tokens": torch.zeros(1, 4, 64)}, bad)
+    with pytest.raises(DinoV2Error, match="register tokens"):
+        load_encoder(bad)
+    torch.save({k: v for k, v in state.items() if k != "blocks.1.ls2.gamma"}, bad)
+    with pytest.raises(DinoV2Error, match=r"1 missing and 0 unexpected"):
+        load_encoder(bad)
+    torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
+    with pytest.raises(DinoV2Error, match="not a DINOv2 backbone"):
+        load_encoder(bad)
+    with pytest.raises(EvalError, match="do not exist"):
+        resolve_weights(tmp_path / "absent.pth")
+    # offline with nothing local: the message says where to get the file and how to pass it
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("TRANSGAN_DINOV2_WEIGHTS", raising=False)
+
+    def offline(url: str, dst: str, **kwargs: object) -> None:
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(DinoV2Error, match="--dinov2-weights") as err:
+        resolve_weights(None)
+    assert DINOV2_URL in str(err.value)
+
+
+def test_eval_images_scores_fdd_from_the_command_line(tmp_path):
+    from transgan.data.datasets import load_digits
     from transgan.images import to_uint8
 
-    fake = TensorImages(to_uint8(load_digits(16, "train").images[:64]))
-    result = evaluate(fake, 0, real, "digits-test-16px", parse_metrics("fdd64"))
-    assert result["fdd64"] > 0
+    weights = tmp_path / "dinov2.pth"
+    torch.save(dinov2_layout_state(), weights)
+    images = to_uint8(load_digits(16, "train").images[:32]).permute(0, 2, 3, 1).numpy()
+    np.savez(tmp_path / "fake.npz", images=images)
+    args = ["eval", "--images", str(tmp_path / "fake.npz"), "--data", "digits"]
+    args += ["--metrics", "fdd32", "--max-real", "64", "--cache-dir", str(tmp_path / "c")]
+    result = CliRunner().invoke(main, [*args, "--dinov2-weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["metrics"]["fdd32"] > 0
+    result = CliRunner().invoke(main, [*args, "--dinov2-weights", str(tmp_path / "none.pth")])
+    assert result.exit_code != 0 and "do not exist" in result.output

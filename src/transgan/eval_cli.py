@@ -11,7 +11,7 @@ import click
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from transgan.metrics import WEIGHTS_ENV
+from transgan.metrics import DINOV2_ENV, WEIGHTS_ENV
 from transgan.progress import interactive
 
 EXAMPLES = f"""
@@ -26,6 +26,8 @@ Examples:
   {WEIGHTS_ENV}=~/weights-inception-2015-12-05-6726825d.pth transgan eval SNAP --data digits
   # images from any model (a folder or an .npz of uint8 images), same metrics and cache
   transgan eval --images samples/ --data cifar10 --metrics fid10k,is10k
+  # Fréchet distance in DINOv2 features, offline with the released ViT-L/14 weights file
+  transgan eval SNAP --data cifar10 --metrics fdd50k --dinov2-weights dinov2_vitl14_pretrain.pth
   # FID against the authors' precomputed statistics, with their uint8 truncation
   transgan eval SNAP --ref-stats fid_stats_cifar10_train.npz --metrics fid50k --quantize truncate
 """
@@ -55,13 +57,18 @@ Examples:
     "--metrics",
     "metric_text",
     default="fid50k,is50k",
-    help="Comma-separated: fid|is|kid|pr + sample count (fid50k, kid1000, pr10k); on the "
-    "digits also the offline dfid|dkid|dis|dcov (dfid2k,dcov2k).",
+    help="Comma-separated: fid|is|kid|pr|fdd + sample count (fid50k, kid1000, pr10k, "
+    "fdd50k); on the digits also the offline dfid|dkid|dis|dcov|dacc (dfid2k,dcov2k).",
 )
 @click.option(
     "--inception-weights",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Local Inception weights file (or set {WEIGHTS_ENV}).",
+)
+@click.option(
+    "--dinov2-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Local DINOv2 ViT-L/14 weights for fdd metrics (or set {DINOV2_ENV}).",
 )
 @click.option("--max-real", type=click.IntRange(2), help="Use at most this many real images.")
 @click.option("--cache-dir", help="torch-fidelity's feature cache (default: torch's home).")
@@ -102,6 +109,7 @@ def eval_command(
     data_root: str,
     metric_text: str,
     inception_weights: Path | None,
+    dinov2_weights: Path | None,
     max_real: int | None,
     cache_dir: str | None,
     batch_size: int,
@@ -138,6 +146,7 @@ def eval_command(
             data_root,
             metric_text,
             inception_weights,
+            dinov2_weights,
             max_real,
             cache_dir,
             batch_size,
@@ -173,6 +182,7 @@ def eval_command(
         key = data_key(data, config.img_size) + ("-labelled" if classes else "")
         common = {
             "inception_weights": weights,
+            "dinov2_weights": dinov2_weights,
             "cache_dir": cache_dir,
             "batch_size": batch_size,
             "verbose": interactive(),
@@ -238,6 +248,7 @@ def _eval_images(
     data_root: str,
     metric_text: str,
     inception_weights: Path | None,
+    dinov2_weights: Path | None,
     max_real: int | None,
     cache_dir: str | None,
     batch_size: int,
@@ -282,6 +293,7 @@ def _eval_images(
                 data_key(data, size),
                 specs,
                 inception_weights=weights,
+                dinov2_weights=dinov2_weights,
                 cache_dir=cache_dir,
                 batch_size=batch_size,
                 verbose=interactive(),

@@ -36,8 +36,8 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
+DINOV2_ENV = "TRANSGAN_DINOV2_WEIGHTS"  # the DINOv2 weights file for fdd (see dinov2.py)
 _METRIC = re.compile(r"^(fid|is|kid|pr|fdd|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
-DINOV2 = "dinov2-vit-l-14"  # torch-fidelity's DINOv2 ViT-L/14 (Stein et al., NeurIPS 2023)
 _FIDELITY_FLAG = {
     "fid": "fid",
     "is": "isc",
@@ -101,17 +101,35 @@ def parse_metrics(text: str) -> list[MetricSpec]:
     return specs
 
 
-def _check_weights_file(path: Path) -> None:
+def load_weights_file(path: Path, network: str, file: str, url: str) -> object:
+    """A feature network's weights file, read with ``torch.load(weights_only=True)`` only."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise EvalError(
-            f"Inception weights {path} do not load with torch.load(weights_only=True) "
+            f"{network} weights {path} do not load with torch.load(weights_only=True) "
             f"({type(err).__name__}); refusing a file that could run code. Use the file "
-            f"{INCEPTION_FILE} from {INCEPTION_URL}"
+            f"{file} from {url}"
         ) from err
+
+
+def _check_weights_file(path: Path) -> None:
+    state = load_weights_file(path, "Inception", INCEPTION_FILE, INCEPTION_URL)
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise EvalError(f"{path} is not an Inception-v3 state dict for torch-fidelity")
+
+
+def given_weights_file(
+    path: str | os.PathLike[str] | None, env: str, network: str, option: str
+) -> Path | None:
+    """The file named by the option, else by the environment variable; it must exist."""
+    chosen = path or os.environ.get(env)
+    if not chosen:
+        return None
+    p = Path(chosen).expanduser()
+    if not p.is_file():
+        raise EvalError(f"{network} weights {p} do not exist (from {option} or {env})")
+    return p
 
 
 def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Path | None:
@@ -119,15 +137,10 @@ def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Pat
 
     Returns None when none is local (torch-fidelity will then try to download).
     """
-    chosen = path or os.environ.get(WEIGHTS_ENV)
-    if chosen:
-        p = Path(chosen).expanduser()
-        if not p.is_file():
-            raise EvalError(
-                f"Inception weights {p} do not exist (from --inception-weights or {WEIGHTS_ENV})"
-            )
-        _check_weights_file(p)
-        return p
+    given = given_weights_file(path, WEIGHTS_ENV, "Inception", "--inception-weights")
+    if given is not None:
+        _check_weights_file(given)
+        return given
     cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
     if cached.is_file():
         _check_weights_file(cached)
@@ -209,6 +222,7 @@ def evaluate(
     metrics: list[MetricSpec],
     *,
     inception_weights: Path | None = None,
+    dinov2_weights: Path | None = None,
     cache_dir: str | None = None,
     batch_size: int = 64,
     verbose: bool = False,
@@ -223,6 +237,8 @@ def evaluate(
         real: the reference images in [-1, 1] (e.g. the training set).
         real_key: names the real set in the feature cache (data set + resolution + count).
         inception_weights: a local weights file (see ``resolve_inception_weights``).
+        dinov2_weights: the DINOv2 ViT-L/14 weights file for fdd (``dinov2.resolve_weights``:
+            else the env variable, torch's hub cache, or a download).
             Digits metrics (dfid, dkid, dis, dcov) ignore ``real``: their reference is the
             held-out ``digits-test`` split (see ``digits_metric.py``).
         quantize_mode: how samples become uint8, "round" or "truncate" (``images.quantize``).
@@ -275,8 +291,16 @@ def evaluate(
             reference, reference_key = _digits_reference()
             weights_name = f"digits-cnn-{kwargs['feature_extractor_weights_path'].stem}"
         elif extractor == "dinov2":
-            kwargs |= {"feature_extractor": DINOV2, "feature_layer_fid": "dinov2"}
-            weights_name = DINOV2
+            from transgan import dinov2
+
+            dinov2.register()
+            weights = dinov2.resolve_weights(dinov2_weights)
+            kwargs |= {
+                "feature_extractor": dinov2.EXTRACTOR_NAME,
+                "feature_layer_fid": "dinov2",
+                "feature_extractor_weights_path": str(weights),
+            }
+            weights_name = f"dinov2-{weights_tag(weights)}"
         else:
             weights = inception_weights if extractor == "inception" else None
             kwargs["feature_extractor_weights_path"] = str(weights) if weights else None
@@ -301,13 +325,6 @@ def evaluate(
                     **kwargs,
                 )
         except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
-            if extractor == "dinov2":
-                raise EvalError(
-                    f"fdd needs DINOv2 ViT-L/14 through torch.hub (facebookresearch/dinov2: "
-                    f"code and weights), which could not be loaded ({err}). Run an fdd metric "
-                    f"once on a connected machine, then copy its hub folder "
-                    f"({torch.hub.get_dir()}) to the offline machine (TORCH_HOME)"
-                ) from err
             if not isinstance(err, OSError):
                 raise
             if extractor == "vgg16":

@@ -242,6 +242,12 @@ Examples:
     help="Local Inception weights file for --metrics on offline machines.",
 )
 @click.option(
+    "--dinov2-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Local DINOv2 ViT-L/14 weights (dinov2_vitl14_pretrain.pth) for fdd metrics.",
+)
+@click.option(
     "--recipe",
     type=click.Choice(list_recipes()),
     help="Start from a paper-ablation recipe (see `transgan recipes`).",
@@ -370,6 +376,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         metrics_every_kimg=opts["metrics_every"],
         metrics_max_real=opts["metrics_max_real"],
         inception_weights=opts["inception_weights"],
+        dinov2_weights=opts["dinov2_weights"],
     )
 
 

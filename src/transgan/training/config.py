@@ -55,6 +55,7 @@ class TrainConfig:
     metrics_every_kimg: float = 0.0  # evaluate every this many kimg; 0 = at each snapshot
     metrics_max_real: int | None = None  # real images for the reference statistics; None = all
     inception_weights: str | None = None  # local Inception weights file (offline machines)
+    dinov2_weights: str | None = None  # local DINOv2 ViT-L/14 weights file, for fdd metrics
     # Runtime
     seed: int = 0  # each rank seeds with seed · world_size + rank
     device: str = "auto"

@@ -48,6 +48,11 @@ class TrainingMetrics:
                     f"({err}); pass --inception-weights PATH (see `transgan eval --help`)"
                 ) from err
             self.weights = resolve_inception_weights(None)
+        self.dinov2_weights = None
+        if any(feature_extractor_of(s.kind) == "dinov2" for s in self.specs):
+            from transgan import dinov2
+
+            self.dinov2_weights = dinov2.resolve_weights(cfg.dinov2_weights)  # fetch it now
         labels = getattr(dataset, "labels", None)  # --cond: pairs; metrics want images
         self.class_probs = class_shares(labels, len(cfg.class_names)) if cfg.cond else None
         if cfg.cond:
@@ -74,6 +79,7 @@ class TrainingMetrics:
             self.real_key,
             self.specs,
             inception_weights=self.weights,
+            dinov2_weights=self.dinov2_weights,
             class_probs=self.class_probs,
         )
         seconds = round(time.time() - start, 2)
