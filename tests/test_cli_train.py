@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from transgan.cli import main
@@ -88,3 +89,27 @@ def test_run_dir_refuses_a_run_with_other_settings(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["train", "--run-dir", str(run), "--lr-d", "3e-4"])
     assert result.exit_code == 2
     assert "lr_d" in result.output and "other settings" in result.output
+
+
+def test_resume_keeps_the_x_flip_the_run_trained_with(tmp_path: Path) -> None:
+    """A CIFAR-10 preset mirrors by default; resuming a run whose config.json predates
+    --mirror (no "mirror" recorded) must not switch flips on half-way."""
+    from transgan.train_cli import config_for_resume
+    from transgan.training.config import TrainConfig
+
+    train = TrainConfig(model="transgan_s", data="cifar10").to_dict()
+    assert train["mirror"] is None and TrainConfig.from_dict(train).mirror_used()
+    run = tmp_path / "00000-old"
+    run.mkdir()
+    old = {k: v for k, v in train.items() if k != "mirror"}
+    (run / "config.json").write_text(json.dumps({"train": old}))
+    assert not config_for_resume(run, {}, set()).mirror_used()
+    (run / "config.json").write_text(json.dumps({"train": train, "mirror": True}))
+    assert config_for_resume(run, {}, set()).mirror_used()
+    # --run-dir on that old run: the same flips as it trained with, or a clear refusal
+    from transgan.train_cli import check_same_run
+
+    (run / "config.json").write_text(json.dumps({"train": old}))
+    with pytest.raises(ValueError, match=r"other settings \(mirror\)"):
+        check_same_run(run, TrainConfig.from_dict(train))
+    check_same_run(run, TrainConfig.from_dict({**train, "mirror": False}))

@@ -382,9 +382,11 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
 
 def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
     """Refuse to continue ``run_dir`` with settings other than the ones it was started with."""
-    saved = json.loads((run_dir / "config.json").read_text())["train"]
+    whole = json.loads((run_dir / "config.json").read_text())
+    saved = whole["train"]
     current = json.loads(json.dumps(cfg.to_dict()))
     fields = {
+        "mirror",  # compared as used, below: a run from before --mirror trained without
         "kimg",
         "max_time",
         "tick_kimg",
@@ -395,6 +397,8 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
         "keep_states",
     }
     differs = sorted(k for k in current if k not in fields and saved.get(k) != current[k])
+    if bool(whole.get("mirror", False)) != cfg.mirror_used():
+        differs.append("mirror")
     if differs:
         raise ValueError(
             f"--run-dir {run_dir} holds a run with other settings ({', '.join(differs)});"
@@ -414,7 +418,11 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
             f"--resume continues the saved config; {names} cannot change. "
             f"Options that can: {', '.join(sorted(RESUMABLE))}"
         )
-    saved = json.loads(config_file.read_text())["train"]
+    whole = json.loads(config_file.read_text())
+    saved = whole["train"]
+    if saved.get("mirror") is None:
+        # the x-flip the run trained with; a run from before --mirror existed trained without
+        saved["mirror"] = bool(whole.get("mirror", False))
     renamed = {"tick": "tick_kimg", "snap": "snap_ticks"}
     for key, value in values.items():
         saved[renamed.get(key, key)] = value
