@@ -194,8 +194,8 @@ def recipes() -> None:
 
 
 def _register_subcommands() -> None:
-    from transgan.data_cli import prepare_data_command
-    from transgan.eval_cli import eval_command, fid_stats_command, plot_command
+    from transgan.data_cli import fid_stats_command, prepare_data_command
+    from transgan.eval_cli import eval_command, plot_command
     from transgan.interop_cli import export_command, import_command
     from transgan.train_cli import train
 

@@ -360,62 +360,6 @@ def _eval_against_stats(
     _report(report, out_file)
 
 
-FID_STATS_EXAMPLES = """
-\b
-Examples:
-  # CIFAR-10 training set, 50,000 images, at 32 px (downloads CIFAR-10 into ./data)
-  transgan fid-stats --data cifar10 --resolution 32 --out cifar10_train.npz
-  # a folder of images, offline with a local Inception weights file
-  transgan fid-stats --data ~/faces --resolution 64 --out faces.npz --inception-weights W.pth
-"""
-
-
-@click.command("fid-stats", epilog=FID_STATS_EXAMPLES, context_settings={"show_default": True})
-@click.option("--data", required=True, help="digits, cifar10, stl10, celeba or a folder.")
-@click.option("--data-root", default="data")
-@click.option("--resolution", type=click.IntRange(8), required=True, help="Image side in px.")
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--max-real", type=click.IntRange(2), help="Use at most this many images.")
-@click.option(
-    "--inception-weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Local Inception weights file (or set {WEIGHTS_ENV}).",
-)
-@click.option("--batch-size", type=click.IntRange(1), default=64)
-@click.option("--device", default="auto")
-def fid_stats_command(
-    data: str,
-    data_root: str,
-    resolution: int,
-    out_file: Path,
-    max_real: int | None,
-    inception_weights: Path | None,
-    batch_size: int,
-    device: str,
-) -> None:
-    """Write FID reference statistics (mu, sigma of Inception pool3 features) of a data set
-    to an .npz in the TTUR / pytorch-fid format, for `transgan eval --ref-stats`."""
-    from transgan import fid_stats
-    from transgan.data import DataError, build_dataset
-    from transgan.metrics import EvalError, real_subset, resolve_inception_weights
-    from transgan.runtime import resolve_device
-
-    start = time.time()
-    try:
-        dataset = real_subset(build_dataset(data, resolution, data_root), max_real)
-        dev = resolve_device(device)
-        extractor = fid_stats.inception(resolve_inception_weights(inception_weights), dev)
-        batches = fid_stats.dataset_batches(dataset, batch_size)
-        mu, sigma, count = fid_stats.statistics(batches, extractor, len(dataset), data)
-    except (EvalError, DataError) as err:
-        raise click.ClickException(str(err)) from err
-    fid_stats.write_ref_stats(out_file, mu, sigma, count)
-    click.echo(
-        f"wrote {out_file}: mu {mu.shape}, sigma {sigma.shape} from {count:,} images of "
-        f"{data} at {resolution} px ({time.time() - start:.0f} s)"
-    )
-
-
 @click.command("plot")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
