@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from transgan.metrics import DINOV2_ENV, WEIGHTS_ENV
+from transgan.metrics import DINOV2_ENV, WEIGHTS_ENV, MetricSpec
 from transgan.progress import interactive
 
 EXAMPLES = f"""
@@ -124,107 +125,115 @@ def eval_command(
 
     A class-conditional model samples its classes in the training data's proportions."""
     from transgan.data import DataError
-    from transgan.data.datasets import data_key
-    from transgan.metrics import (
-        EvalError,
-        evaluate,
-        parse_metrics,
-        real_subset,
-        resolve_inception_weights,
-    )
+    from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
     from transgan.runtime import resolve_device
-    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
+    from transgan.snapshot import SnapshotError
 
     start = time.time()
     if (snapshot is None) == (images is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --images PATH")
-    if images is not None:
-        _eval_images(
-            images,
-            resolution,
-            data,
-            data_root,
-            metric_text,
-            inception_weights,
-            dinov2_weights,
-            max_real,
-            cache_dir,
-            batch_size,
-            ref_stats,
-            out_file,
-            start,
-        )
-        return
-    if ref_stats is not None:
-        _eval_against_stats(
-            snapshot,
-            ref_stats,
-            metric_text,
-            inception_weights,
-            batch_size,
-            device,
-            quantize,
-            seed,
-            out_file,
-            start,
-        )
-        return
     try:
         specs = parse_metrics(metric_text)
-        weights = resolve_inception_weights(inception_weights)
-        generator, config = load_generator(snapshot, resolve_device(device))
-        classes = getattr(config.generator, "num_classes", 0)
-        if per_class and not classes:
-            raise EvalError("--per-class needs a class-conditional model (trained with --cond)")
-        shares = read_snapshot_extra(snapshot).get("class_shares") if classes else None
-        probs = torch.tensor(shares) if shares else None
-        images, labels = _reference(data, config.img_size, data_root, conditional=bool(classes))
-        key = data_key(data, config.img_size) + ("-labelled" if classes else "")
-        common = {
-            "inception_weights": weights,
-            "dinov2_weights": dinov2_weights,
-            "cache_dir": cache_dir,
-            "batch_size": batch_size,
-            "verbose": interactive(),
-            "quantize_mode": quantize,
-        }
-        latent_dim = config.generator.latent_dim
-        real = real_subset(images, max_real)
-        results = evaluate(generator, latent_dim, real, key, specs, class_probs=probs, **common)
-        by_class = {}
-        class_specs = [s for s in specs if s.kind in ("fid", "kid")]
-        if per_class and not class_specs:
-            raise EvalError(
-                "--per-class computes fid and kid against each class's real images; add "
-                "e.g. fid10k to --metrics (the digits metrics have one fixed reference)"
-            )
-        if per_class:
-            for c in range(classes):
-                members = (labels == c).nonzero().flatten().tolist()
-                real_c = real_subset(Subset(images, members), max_real)
-                one_hot = torch.nn.functional.one_hot(torch.tensor(c), classes).float()
-                by_class[c] = evaluate(
-                    generator,
-                    latent_dim,
-                    real_c,
-                    f"{key}-class{c}",
-                    specs,
-                    class_probs=one_hot,
-                    **common,
+        scoring = Scoring(
+            specs,
+            resolve_inception_weights(inception_weights),
+            dinov2_weights,
+            cache_dir,
+            batch_size,
+            max_real,
+        )
+        if images is not None:
+            report = _eval_images(images, resolution, data, data_root, ref_stats, scoring)
+        else:
+            dev = resolve_device(device)
+            if ref_stats is not None:
+                report = _eval_against_stats(snapshot, dev, ref_stats, quantize, seed, scoring)
+            else:
+                report = _eval_snapshot(
+                    snapshot, dev, data, data_root, quantize, per_class, scoring
                 )
     except (EvalError, SnapshotError, DataError) as err:
         raise click.ClickException(str(err)) from err
+    report["seconds"] = round(time.time() - start, 1)
+    click.echo(json.dumps(report, indent=2))
+    if out_file is not None:
+        from transgan.fileio import write_json_atomic
+
+        write_json_atomic(out_file, report)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What every eval path shares: the metrics and how they are computed."""
+
+    specs: list[MetricSpec]
+    inception_weights: Path | None
+    dinov2_weights: Path | None
+    cache_dir: str | None
+    batch_size: int
+    max_real: int | None
+
+    def evaluate_kwargs(self) -> dict:
+        return {
+            "inception_weights": self.inception_weights,
+            "dinov2_weights": self.dinov2_weights,
+            "cache_dir": self.cache_dir,
+            "batch_size": self.batch_size,
+            "verbose": interactive(),
+        }
+
+
+def _eval_snapshot(
+    snapshot: Path,
+    device: torch.device,
+    data: str,
+    data_root: str,
+    quantize: str,
+    per_class: bool,
+    scoring: Scoring,
+) -> dict:
+    """``eval SNAPSHOT --data``: against the data set's real images (per class on request)."""
+    from transgan.data.datasets import data_key
+    from transgan.metrics import EvalError, evaluate, real_subset
+    from transgan.snapshot import load_generator, read_snapshot_extra
+
+    specs = scoring.specs
+    generator, config = load_generator(snapshot, device)
+    classes = getattr(config.generator, "num_classes", 0)
+    if per_class and not classes:
+        raise EvalError("--per-class needs a class-conditional model (trained with --cond)")
+    if per_class and not any(s.kind in ("fid", "kid") for s in specs):
+        raise EvalError(
+            "--per-class computes fid and kid against each class's real images; add "
+            "e.g. fid10k to --metrics (the digits metrics have one fixed reference)"
+        )
+    shares = read_snapshot_extra(snapshot).get("class_shares") if classes else None
+    probs = torch.tensor(shares) if shares else None
+    images, labels = _reference(data, config.img_size, data_root, conditional=bool(classes))
+    key = data_key(data, config.img_size) + ("-labelled" if classes else "")
+    common = scoring.evaluate_kwargs() | {"quantize_mode": quantize}
+    latent_dim = config.generator.latent_dim
+    real = real_subset(images, scoring.max_real)
+    results = evaluate(generator, latent_dim, real, key, specs, class_probs=probs, **common)
     report = {
         "snapshot": str(snapshot),
         "data": data,
         "num_real": len(real),
         "quantize": quantize,
         "metrics": results,
-        "seconds": round(time.time() - start, 1),
     }
     if per_class:
+        by_class = {}
+        for c in range(classes):
+            members = (labels == c).nonzero().flatten().tolist()
+            real_c = real_subset(Subset(images, members), scoring.max_real)
+            one_hot = torch.nn.functional.one_hot(torch.tensor(c), classes).float()
+            by_class[c] = evaluate(
+                generator, latent_dim, real_c, f"{key}-class{c}", specs,
+                class_probs=one_hot, **common,
+            )  # fmt: skip
         report["per_class"] = by_class
-    _report(report, out_file)
+    return report
 
 
 def _reference(
@@ -246,118 +255,71 @@ def _eval_images(
     resolution: int | None,
     data: str,
     data_root: str,
-    metric_text: str,
-    inception_weights: Path | None,
-    dinov2_weights: Path | None,
-    max_real: int | None,
-    cache_dir: str | None,
-    batch_size: int,
     ref_stats: Path | None,
-    out_file: Path | None,
-    start: float,
-) -> None:
+    scoring: Scoring,
+) -> dict:
     """``eval --images``: the same metrics and reference caching for images from anywhere."""
     from transgan import fid_stats
-    from transgan.data import DataError, build_dataset
+    from transgan.data import build_dataset
     from transgan.data.datasets import data_key
     from transgan.data.score_images import load_images
-    from transgan.metrics import (
-        EvalError,
-        evaluate,
-        parse_metrics,
-        real_subset,
-        resolve_inception_weights,
-    )
+    from transgan.metrics import evaluate, real_subset
 
-    try:
-        specs = parse_metrics(metric_text)
-        weights = resolve_inception_weights(inception_weights)
-        images = load_images(images_path, resolution)
-        size = images[0].shape[-1]
-        report: dict = {"images": str(images_path), "num_images": len(images)}
-        if ref_stats is not None:
+    images = load_images(images_path, resolution)
+    size = images[0].shape[-1]
+    report: dict = {"images": str(images_path), "num_images": len(images)}
+    if ref_stats is not None:
 
-            def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
-                subset = Subset(images, range(min(count, len(images))))
-                return iter(DataLoader(subset, batch_size=batch_size)), len(subset)
+        def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
+            subset = Subset(images, range(min(count, len(images))))
+            return iter(DataLoader(subset, batch_size=scoring.batch_size)), len(subset)
 
-            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            results = fid_stats.fids_against_stats(ref_stats, specs, batches_for, weights, device)
-            report["ref_stats"] = str(ref_stats)
-        else:
-            real = real_subset(build_dataset(data, size, data_root), max_real)
-            results = evaluate(
-                images,
-                0,
-                real,
-                data_key(data, size),
-                specs,
-                inception_weights=weights,
-                dinov2_weights=dinov2_weights,
-                cache_dir=cache_dir,
-                batch_size=batch_size,
-                verbose=interactive(),
-            )
-            report |= {"data": data, "num_real": len(real)}
-    except (EvalError, DataError) as err:
-        raise click.ClickException(str(err)) from err
-    report |= {"metrics": results, "seconds": round(time.time() - start, 1)}
-    _report(report, out_file)
-
-
-def _report(report: dict, out_file: Path | None) -> None:
-    from transgan.fileio import write_json_atomic
-
-    click.echo(json.dumps(report, indent=2))
-    if out_file is not None:
-        write_json_atomic(out_file, report)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        results = fid_stats.fids_against_stats(
+            ref_stats, scoring.specs, batches_for, scoring.inception_weights, device
+        )
+        report["ref_stats"] = str(ref_stats)
+    else:
+        real = real_subset(build_dataset(data, size, data_root), scoring.max_real)
+        key = data_key(data, size)
+        results = evaluate(images, 0, real, key, scoring.specs, **scoring.evaluate_kwargs())
+        report |= {"data": data, "num_real": len(real)}
+    return report | {"metrics": results}
 
 
 def _eval_against_stats(
     snapshot: Path,
+    device: torch.device,
     ref_stats: Path,
-    metric_text: str,
-    inception_weights: Path | None,
-    batch_size: int,
-    device: str,
     quantize: str,
     seed: int,
-    out_file: Path | None,
-    start: float,
-) -> None:
+    scoring: Scoring,
+) -> dict:
     """``eval --ref-stats``: FID of SNAPSHOT's samples against precomputed statistics."""
     from transgan import fid_stats
-    from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
-    from transgan.runtime import resolve_device
-    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
+    from transgan.snapshot import load_generator, read_snapshot_extra
 
-    try:
-        specs = parse_metrics(metric_text)
-        dev = resolve_device(device)
-        generator, config = load_generator(snapshot, dev)
-        shares = read_snapshot_extra(snapshot).get("class_shares")  # conditional models
-        probs = torch.tensor(shares) if shares else None
-        latent_dim = config.generator.latent_dim
+    generator, config = load_generator(snapshot, device)
+    shares = read_snapshot_extra(snapshot).get("class_shares")  # conditional models
+    probs = torch.tensor(shares) if shares else None
+    latent_dim = config.generator.latent_dim
 
-        def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
-            batches = fid_stats.generator_batches(
-                generator, latent_dim, count, batch_size, quantize, seed, probs
-            )
-            return batches, count
+    def batches_for(count: int) -> tuple[Iterator[torch.Tensor], int]:
+        batches = fid_stats.generator_batches(
+            generator, latent_dim, count, scoring.batch_size, quantize, seed, probs
+        )
+        return batches, count
 
-        weights = resolve_inception_weights(inception_weights)
-        results = fid_stats.fids_against_stats(ref_stats, specs, batches_for, weights, dev)
-    except (EvalError, SnapshotError) as err:
-        raise click.ClickException(str(err)) from err
-    report = {
+    results = fid_stats.fids_against_stats(
+        ref_stats, scoring.specs, batches_for, scoring.inception_weights, device
+    )
+    return {
         "snapshot": str(snapshot),
         "ref_stats": str(ref_stats),
         "quantize": quantize,
         "seed": seed,
         "metrics": results,
-        "seconds": round(time.time() - start, 1),
     }
-    _report(report, out_file)
 
 
 @click.command("plot")

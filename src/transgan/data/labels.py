@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from transgan.data.datasets import (
+    BUILTIN_SPLITS,
     DataError,
     MappedDataset,
     TensorImages,
@@ -67,7 +68,7 @@ def build_labeled_dataset(
 ) -> LabeledDataset | LabeledTensorImages:
     """The data set named ``data`` with its class labels; a DataError when it has none."""
     if data in ("digits", "digits-test", "digits-all"):
-        split = {"digits": "train", "digits-test": "test", "digits-all": "all"}[data]
+        split = BUILTIN_SPLITS[data]
         images = load_digits(resolution, split).images
         _, labels = digits_split(split)
         return LabeledTensorImages(images, labels, [str(i) for i in range(10)])
