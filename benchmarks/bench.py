@@ -4,8 +4,9 @@ For each preset, these configurations are timed in one run:
 - ``math+fp32``: attention as an explicit fp32 softmax(q·kᵀ)·v, as in the authors' code;
 - ``sdpa+fp32`` and ``sdpa+bf16``: fused SDPA attention and fused Adam, in each precision
   (bf16 only where the device has bf16 units: CUDA, or a CPU with amx_bf16/avx512_bf16);
-- ``auto``: what ``transgan train`` does by default — ``--precision auto`` (bf16 where
-  measurably faster, see ``transgan/precision.py``) with ``--penalty-every K`` as given;
+- ``auto``: what ``transgan train`` does by default — ``--precision auto`` decided for each
+  preset as training decides it (this preset's iteration timed in fp32 and bf16, see
+  ``transgan/training/autoprecision.py``) with ``--penalty-every K`` as given;
 optional ``--compile`` for the sdpa configurations.
 Measured: generator images/s (inference), D forward+backward images/s, full training
 iteration images/s (n_critic WGAN-GP D steps + one G step, real images per second), peak
@@ -34,7 +35,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from transgan.distributed import DistInfo
 from transgan.losses import LossConfig
-from transgan.precision import BF16_CPU_FLAGS, cpu_model_and_flags, resolve_precision
+from transgan.precision import BF16_CPU_FLAGS, PrecisionChoice, cpu_model_and_flags
+from transgan.training.autoprecision import choose_for_batch
 from transgan.training.config import TrainConfig
 from transgan.training.setup import build_networks
 from transgan.training.steps import TickStats, train_iteration
@@ -71,17 +73,16 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS
 
 
-def measure(
+def bench_config(
     preset: str,
     impl: str,
     precision: str,
     args: argparse.Namespace,
     device: torch.device,
     penalty_every: int = 1,
-) -> dict[str, float]:
+) -> TrainConfig:
     overrides = {"g_attn_impl": impl, "d_attn_impl": impl, **args.overrides}
-    precision = resolve_precision(precision, device).precision  # "auto" -> fp32 or bf16
-    cfg = TrainConfig(
+    return TrainConfig(
         model=preset,
         model_overrides=overrides,
         batch=args.batch,
@@ -93,6 +94,29 @@ def measure(
         compile=args.compile and impl == "sdpa",
         device=str(device),
     )
+
+
+def auto_precision(preset: str, args: argparse.Namespace, device: torch.device) -> PrecisionChoice:
+    """What ``--precision auto`` picks for this preset's run: the same measurement."""
+    cfg = bench_config(preset, "sdpa", "fp32", args, device, args.penalty_every)
+    model_config = cfg.model_config()
+    size = model_config.img_size
+
+    def batch() -> torch.Tensor:
+        return torch.rand(args.batch, 3, size, size, device=device) * 2 - 1
+
+    return choose_for_batch(cfg, model_config, DistInfo(0, 1, 0, device), batch)
+
+
+def measure(
+    preset: str,
+    impl: str,
+    precision: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    penalty_every: int = 1,
+) -> dict[str, float]:
+    cfg = bench_config(preset, impl, precision, args, device, penalty_every)
     model_config = cfg.model_config()
     torch.manual_seed(0)
     info = DistInfo(0, 1, 0, device)
@@ -202,22 +226,18 @@ def main() -> None:
     else:
         name = f"CPU: {model} ({'+'.join(units) or 'no bf16 units'})"
         has_bf16 = bool(units)
-    auto = resolve_precision("auto", device)
     print(
         f"device: {name}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
         f"batch {args.batch}, n_critic {args.n_critic}, medians of {args.repeats}"
     )
-    print(f"auto precision: {auto.precision} ({auto.reason}); penalty every {args.penalty_every}")
     ceilings = {"fp32": matmul_ceiling(device, torch.float32, args.ceiling_size, args.repeats)}
-    if has_bf16 or auto.precision == "bf16":
+    if has_bf16:
         ceilings["bf16"] = matmul_ceiling(device, torch.bfloat16, args.ceiling_size, args.repeats)
     print("matmul ceiling: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in ceilings.items()))
     configs = [("math+fp32", "math", "fp32", 1), ("sdpa+fp32", "sdpa", "fp32", 1)]
     if "bf16" in ceilings:
         configs.append(("sdpa+bf16", "sdpa", "bf16", 1))
-    configs.append(
-        (f"auto({auto.precision},k={args.penalty_every})", "sdpa", "auto", args.penalty_every)
-    )
+    configs.append(("auto", "sdpa", "auto", args.penalty_every))
     if args.configs:  # the math baseline always runs: FLOPs are counted there
         wanted = [w.strip() for w in args.configs.split(",")]
         configs = [
@@ -230,12 +250,18 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    autos = {}
     for preset in presets_to_run:
         rows: dict[str, dict] = {}
         for label, impl, prec, every in configs:
+            if prec == "auto":
+                autos[preset] = auto = auto_precision(preset, args, device)
+                print(f"{preset}: auto precision {auto.precision} ({auto.reason})", flush=True)
+                prec = auto.precision
+                label = f"auto({prec},k={every})"
             r = measure(preset, impl, prec, args, device, penalty_every=every)
             rows[label] = r
-            used = auto.precision if prec == "auto" else prec
+            used = prec
             base = rows["math+fp32"]
             # FLOPs: the full-penalty iteration counted on the math path; a lazy config
             # does less work, so its FLOP/s is reported for the work of the baseline.
@@ -253,7 +279,12 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"device": name, "auto": auto.reason, "ceilings": ceilings, "results": results},
+                {
+                    "device": name,
+                    "auto": {k: v.to_dict() for k, v in autos.items()},
+                    "ceilings": ceilings,
+                    "results": results,
+                },
                 f,
                 indent=2,
             )

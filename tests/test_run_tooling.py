@@ -78,9 +78,10 @@ def test_mirror_flips_some_images_and_defaults_to_the_authors_choice():
     assert all(f or k for f, k in zip(flipped, kept, strict=True))
     assert 16 < sum(flipped) < 48  # per image, about half
     assert not torch.equal(random_xflip(x), y)  # a new draw flips other images
-    assert TrainConfig(model="transgan2_cifar10").mirror_used()
-    assert TrainConfig(model="transgan_s").mirror_used()
-    assert not TrainConfig(model="transgan_digits").mirror_used()
+    # the default follows --data (test_silent_faults.py has the preset/data crossings)
+    assert TrainConfig(model="transgan2_cifar10", data="cifar10").mirror_used()
+    assert TrainConfig(model="transgan_s", data="stl10").mirror_used()
+    assert not TrainConfig(model="transgan_digits", data="digits").mirror_used()
     assert TrainConfig(model="transgan_digits", mirror=True).mirror_used()
 
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 from conftest import tiny_train_config
 
-from transgan import precision
 from transgan.distributed import DistInfo
 from transgan.fileio import read_jsonl
 from transgan.losses import LossConfig, discriminator_loss
@@ -68,32 +67,15 @@ def test_penalty_runs_on_every_kth_d_step(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert weights == [3.0, 0.0, 0.0, 3.0, 0.0, 0.0]
 
 
-def test_auto_precision_is_fp32_without_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
-    precision.auto_precision.cache_clear()
-    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", {"avx2"}))
-    choice = precision.auto_precision("cpu")
-    assert choice.precision == "fp32" and "no bf16 units" in choice.reason
-    precision.auto_precision.cache_clear()
-
-
-def test_auto_precision_trusts_the_probe_not_only_the_flags(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(precision, "cpu_model_and_flags", lambda: ("Test CPU", {"avx512_bf16"}))
-    for bf16_speedup, expected in ((3.0, "bf16"), (1.0, "fp32")):
-        precision.auto_precision.cache_clear()
-
-        def seconds(dtype, speedup=bf16_speedup):
-            return 1.0 / speedup if dtype == torch.bfloat16 else 1.0
-
-        monkeypatch.setattr(precision, "_matmul_seconds", seconds)
-        assert precision.auto_precision("cpu").precision == expected
-    precision.auto_precision.cache_clear()
-
-
 def test_explicit_precision_wins_and_auto_is_recorded(tmp_path: Path) -> None:
-    assert precision.resolve_precision("fp16", torch.device("cpu")).precision == "fp16"
-    run_dir = train(tiny_train_config(precision="auto", kimg=0.016), out=tmp_path)
+    run_dir = train(tiny_train_config(precision="fp16", kimg=0.016), out=tmp_path / "a")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["precision"] == {
+        "used": "fp16",
+        "reason": "asked for",
+        "history": [{"from_nimg": 0, "used": "fp16"}],
+    }
+    run_dir = train(tiny_train_config(precision="auto", kimg=0.016), out=tmp_path / "b")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["precision"] == "auto"
     assert config["precision"]["used"] in ("fp32", "bf16")

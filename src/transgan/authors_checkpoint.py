@@ -67,6 +67,12 @@ def load_authors_file(path: str | os.PathLike[str]) -> Any:
         with torch.serialization.safe_globals(_numpy_data_types()):
             return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):  # damaged or not a pickle at all
+            raise CheckpointError(
+                f"{p} is not a readable PyTorch checkpoint: it is damaged, truncated or in "
+                f"another format ({_last_line(err)}). Check the download (its size and "
+                "checksum), or pass the .pth file the authors released"
+            ) from err
         raise CheckpointError(
             f"refused {p}: it needs more than tensors to load ({str(err).splitlines()[0]}). "
             "TransGAN opens checkpoints with torch.load(weights_only=True) only, so a file "
@@ -74,8 +80,20 @@ def load_authors_file(path: str | os.PathLike[str]) -> Any:
             "(torch.save({'avg_gen_state_dict': ckpt['avg_gen_state_dict']}, 'clean.pth')) "
             "in a separate Python session and import that"
         ) from err
-    except (RuntimeError, OSError, EOFError) as err:
-        raise CheckpointError(f"{p} is not a PyTorch checkpoint ({err})") from err
+    except Exception as err:  # zip errors, EOF, IndexError from a damaged stream, …
+        raise CheckpointError(
+            f"{p} is not a readable PyTorch checkpoint ({type(err).__name__}: "
+            f"{_last_line(err)}); check the file, or pass the .pth file the authors released"
+        ) from err
+
+
+def _last_line(err: Exception) -> str:
+    """The informative line of a (long, multi-line) torch.load error."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("Unsupported", "invalid load key", "PytorchStreamReader")):
+            return line
+    return lines[-1] if lines else type(err).__name__
 
 
 def pick_state_dict(checkpoint: Any, which: str, path: str) -> tuple[dict, int | None, str]:

@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from transgan import presets
+from transgan.runtime import MAX_SEED
+
+DEBUG_ENV = "TRANSGAN_DEBUG"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def user_message(err: Exception) -> str:
+    """One paragraph for an exception that reached the command line."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{err.filename}: {err.strerror or err}"
+    text = str(err) or type(err).__name__
+    if isinstance(err, OSError | ValueError | RuntimeError) and type(err).__module__.startswith(
+        "transgan"
+    ):
+        return text
+    return (
+        f"{type(err).__name__}: {text}\n(unexpected: this may be a bug in transgan; run again "
+        f"with {DEBUG_ENV}=1 to see the traceback, and please report it)"
+    )
+
+
+class CommandLine(click.Group):
+    """The error boundary of every command: an expected failure ends in a one-paragraph
+    message (exit 1; usage errors exit 2, as click does), never a traceback, unless
+    ``TRANSGAN_DEBUG=1`` asks for one."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as err:
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            if getattr(err, "usage", False):  # a bad option value: exit 2, as click's own
+                raise click.UsageError(user_message(err), ctx) from err
+            raise click.ClickException(user_message(err)) from err
+
+
+@click.group(
+    cls=CommandLine,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @click.version_option(package_name="transgan")
 def main() -> None:
     """TransGAN: a GAN built from two pure transformers.
@@ -65,7 +105,7 @@ def models() -> None:
 @click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset", help="Use a randomly initialised preset instead of a snapshot.")
 @click.option("--n", "num", type=click.IntRange(1, 100_000), default=64, help="Images to draw.")
-@click.option("--seed", type=click.IntRange(0), default=0, help="Seed of the latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the latents.")
 @click.option("--grid", type=click.Path(dir_okay=False, path_type=Path), help="Write one PNG grid.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write PNGs.")
 @click.option(
@@ -86,6 +126,7 @@ def models() -> None:
 )
 @click.option("--batch-size", type=click.IntRange(1), default=64)
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--force", is_flag=True, help="Overwrite an existing --grid file or PNGs.")
 def generate(
     snapshot: Path | None,
     preset: str | None,
@@ -98,6 +139,7 @@ def generate(
     class_: str | None,
     batch_size: int,
     device: str,
+    force: bool,
 ) -> None:
     """Draw images from SNAPSHOT (a network-snapshot-*.safetensors file).
 
@@ -111,6 +153,7 @@ def generate(
     """
     import torch
 
+    from transgan.fileio import OutputError, check_output, check_writable_folder
     from transgan.images import save_grid, save_png, single_image
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
@@ -121,6 +164,10 @@ def generate(
         raise click.UsageError("give exactly one of SNAPSHOT or --preset NAME")
     if grid is None and out_dir is None:
         raise click.UsageError("say where to write: --grid FILE.png and/or --out-dir DIR")
+    if grid is not None:
+        check_output(grid, "--grid", inputs=(snapshot,), force=force)
+    if out_dir is not None:
+        check_writable_folder(out_dir, "--out-dir")
     dev = resolve_device(device)
     class_names: list[str] = []
     if snapshot is not None:
@@ -163,9 +210,18 @@ def generate(
         click.echo(f"wrote {grid} ({images.shape[0]} images)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for i, img in enumerate(images):
-            tag = f"-class{int(labels[i])}" if labels is not None else ""
-            save_png(single_image(img), out_dir / f"seed{seed:04d}-{i:06d}{tag}.png")
+        names = [
+            f"seed{seed:04d}-{i:06d}" + (f"-class{int(labels[i])}" if labels is not None else "")
+            for i in range(images.shape[0])
+        ]
+        taken = [n for n in names if (out_dir / f"{n}.png").exists()]
+        if taken and not force:
+            raise OutputError(
+                f"--out-dir {out_dir} already holds {len(taken)} of these images (e.g. "
+                f"{taken[0]}.png); pass --force to overwrite them, or choose another folder"
+            )
+        for name, img in zip(names, images, strict=True):
+            save_png(single_image(img), out_dir / f"{name}.png")
         click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
 
 

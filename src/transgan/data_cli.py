@@ -17,17 +17,30 @@ Examples:
   transgan prepare-data ~/celeba_hq --resolution 256 --out data/celebahq256
   transgan train --recipe v2-celebahq256 --data data/celebahq256
   transgan prepare-data cifar10 --resolution 32 --out data/cifar10-32   # keeps the labels
+  transgan prepare-data stl10 --resolution 48 --out data/stl10-48       # 100k unlabelled
+  transgan prepare-data stl10 --resolution 48 --labelled-split --out data/stl10-48-labelled
 """
 
 
 @click.command("prepare-data", epilog=EXAMPLES, context_settings={"show_default": True})
 @click.argument("source")
-@click.option("--resolution", type=click.IntRange(8), required=True, help="Image side in px.")
+@click.option("--resolution", type=click.IntRange(8, 4096), required=True, help="Image side in px.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--data-root", default="data", help="Where built-in data sets are found.")
 @click.option("--max-broken-fraction", type=click.FloatRange(0, 1), default=0.1)
+@click.option(
+    "--labelled-split",
+    is_flag=True,
+    help="stl10: prepare the labelled 5,000-image train split (for --cond) instead of the "
+    "100,000 unlabelled images that --data stl10 trains on.",
+)
 def prepare_data_command(
-    source: str, resolution: int, out_dir: Path, data_root: str, max_broken_fraction: float
+    source: str,
+    resolution: int,
+    out_dir: Path,
+    data_root: str,
+    max_broken_fraction: float,
+    labelled_split: bool,
 ) -> None:
     """Decode, centre-crop and resize SOURCE (a folder of images, or digits / cifar10 /
     stl10 / celeba) once into OUT: a uint8 memory-mapped array plus a JSON index, with the
@@ -43,6 +56,7 @@ def prepare_data_command(
             out_dir,
             data_root=data_root,
             max_broken_fraction=max_broken_fraction,
+            labelled_split=labelled_split,
         )
     except DataError as err:
         raise click.ClickException(str(err)) from err
@@ -73,6 +87,7 @@ Examples:
 )
 @click.option("--batch-size", type=click.IntRange(1), default=64)
 @click.option("--device", default="auto")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 def fid_stats_command(
     data: str,
     data_root: str,
@@ -82,14 +97,17 @@ def fid_stats_command(
     inception_weights: Path | None,
     batch_size: int,
     device: str,
+    force: bool,
 ) -> None:
     """Write FID reference statistics (mu, sigma of Inception pool3 features) of a data set
     to an .npz in the TTUR / pytorch-fid format, for `transgan eval --ref-stats`."""
     from transgan import fid_stats
     from transgan.data import DataError, build_dataset
+    from transgan.fileio import check_output
     from transgan.metrics import EvalError, real_subset, resolve_inception_weights
     from transgan.runtime import resolve_device
 
+    check_output(out_file, "--out", inputs=(Path(data), inception_weights), force=force)
     start = time.time()
     try:
         dataset = real_subset(build_dataset(data, resolution, data_root), max_real)

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from transgan.metrics import DINOV2_ENV, WEIGHTS_ENV, MetricSpec
 from transgan.progress import interactive
+from transgan.runtime import MAX_SEED
 
 EXAMPLES = f"""
 \b
@@ -95,8 +96,9 @@ Examples:
     "docs/evaluation.md.",
 )
 @click.option(
-    "--seed", type=click.IntRange(0), default=0, help="Seed of z and noise (--ref-stats)."
+    "--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of z and noise (--ref-stats)."
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 @click.option(
     "--per-class/--no-per-class",
     default=False,
@@ -119,6 +121,7 @@ def eval_command(
     ref_stats: Path | None,
     quantize: str,
     seed: int,
+    force: bool,
     per_class: bool,
 ) -> None:
     """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity.
@@ -132,6 +135,11 @@ def eval_command(
     start = time.time()
     if (snapshot is None) == (images is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --images PATH")
+    if out_file is not None:
+        from transgan.fileio import check_output
+
+        inputs = (snapshot, images, ref_stats, inception_weights, dinov2_weights)
+        check_output(out_file, "--out", inputs=inputs, force=force)
     try:
         specs = parse_metrics(metric_text)
         scoring = Scoring(
@@ -330,10 +338,17 @@ def _eval_against_stats(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the figure (default: RUN_DIR/curves.png).",
 )
-def plot_command(run_dir: Path, out_file: Path | None) -> None:
+@click.option(
+    "--force", is_flag=True, help="Overwrite an existing --out file (curves.png always is)."
+)
+def plot_command(run_dir: Path, out_file: Path | None, force: bool) -> None:
     """Plot losses, D outputs and every metric of RUN_DIR against kimg into curves.png."""
+    from transgan.fileio import check_output
     from transgan.plotting import plot_run
 
+    if out_file is not None:
+        inputs = (run_dir / "stats.jsonl", *run_dir.glob("metric-*.jsonl"))
+        check_output(out_file, "--out", inputs=inputs, force=force)
     try:
         path = plot_run(run_dir, out_file)
     except FileNotFoundError as err:

@@ -77,3 +77,69 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+class OutputError(ValueError):
+    """An output path that would lose data or cannot be written; the message says the fix."""
+
+    usage = True  # the command line answers with exit status 2
+
+
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    option: str,
+    *,
+    inputs: tuple[str | os.PathLike[str] | None, ...] = (),
+    force: bool = False,
+) -> Path:
+    """Refuse, before any work, to write ``path`` over one of the command's ``inputs`` (even
+    with ``force``), over an existing file without ``force``, or where it cannot be written:
+    a name too long, a parent that is a file, a folder without write permission."""
+    out = Path(path)
+    check_name_lengths(out, option)
+    for given in inputs:
+        same = given is not None and Path(given).exists() and out.exists()
+        if same and os.path.samefile(out, given):
+            raise OutputError(
+                f"{option} {out} is also an input of this command ({given}); writing it "
+                "would destroy the input. Choose another output name"
+            )
+    if out.exists() and out.is_dir():
+        raise OutputError(f"{option} {out} is a folder; give a file name")
+    if out.exists() and not force:
+        raise OutputError(
+            f"{option} {out} exists; pass --force to overwrite it, or choose another name"
+        )
+    check_writable_folder(out.parent, option, out)
+    return out
+
+
+def check_name_lengths(path: Path, option: str) -> None:
+    """Refuse a path with a part longer than file systems allow (before it is looked at)."""
+    for part in path.parts:
+        if len(part.encode()) > NAME_MAX:
+            raise OutputError(
+                f"{option}: the name {part[:40]!r}… is {len(part.encode())} bytes long; file "
+                f"systems allow {NAME_MAX}. Choose a shorter name"
+            )
+
+
+def check_writable_folder(folder: Path, option: str, target: Path | None = None) -> None:
+    """Refuse a folder (to be created if missing) that cannot receive files."""
+    target = target or folder
+    check_name_lengths(target, option)
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise OutputError(f"{option} {target}: {existing} is a file, not a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"{option} {target}: cannot write into {existing} (permission denied); choose "
+            "a folder you can write to"
+        )

@@ -30,15 +30,23 @@ Examples:
 )
 @click.option("--set", "set_items", multiple=True, help="Override a config field: g_dim=256.")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 def import_command(
-    checkpoint: Path, preset: str, which: str, set_items: tuple[str, ...], out_file: Path
+    checkpoint: Path,
+    preset: str,
+    which: str,
+    set_items: tuple[str, ...],
+    out_file: Path,
+    force: bool,
 ) -> None:
     """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict)
     into our snapshot (.safetensors), loaded strictly; nothing in the file is executed."""
     from transgan.authors_checkpoint import CheckpointError, import_checkpoint
+    from transgan.fileio import check_output
     from transgan.snapshot import DISCRIMINATOR_FORMAT, save_snapshot
     from transgan.train_cli import parse_overrides
 
+    check_output(out_file, "--out", inputs=(checkpoint,), force=force)
     try:
         imported = import_checkpoint(checkpoint, preset, which, parse_overrides(set_items))
     except CheckpointError as err:
@@ -63,7 +71,8 @@ def import_command(
 )
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--epoch", type=click.IntRange(0), default=0, help="The file's `epoch` entry.")
-def export_command(source: Path, out_format: str, out_file: Path, epoch: int) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+def export_command(source: Path, out_format: str, out_file: Path, epoch: int, force: bool) -> None:
     """Write SOURCE (a snapshot, or a discriminator from `import --which dis`) in the
     authors' checkpoint layout: a snapshot becomes `avg_gen_state_dict`, a discriminator
     `dis_state_dict`, with the relative_position_index buffers their strict loading needs.
@@ -75,6 +84,7 @@ def export_command(source: Path, out_format: str, out_file: Path, epoch: int) ->
     """
     from transgan.authors_checkpoint import export_checkpoint
     from transgan.authors_layout import LayoutError
+    from transgan.fileio import check_output
     from transgan.snapshot import (
         DISCRIMINATOR_FORMAT,
         SnapshotError,
@@ -83,6 +93,7 @@ def export_command(source: Path, out_format: str, out_file: Path, epoch: int) ->
         load_generator,
     )
 
+    check_output(out_file, "--out", inputs=(source,), force=force)
     try:
         if file_format_of(source) == DISCRIMINATOR_FORMAT:
             network, _ = load_discriminator(source)

@@ -49,9 +49,22 @@ def double_backward_attention(enabled: bool = True) -> Iterator[None]:
         yield
 
 
-def _input_grad(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
-    return grad.flatten(1)  # (B, C, H, W) -> (B, C·H·W)
+def _input_grad(
+    outputs: torch.Tensor, inputs: torch.Tensor, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """d(Σ outputs)/d inputs, (B, C·H·W).
+
+    With ``scale`` (fp16: the GradScaler's), the backward starts from the mean of the
+    outputs times ``scale`` — the magnitude the scaled loss's own backward has — and the
+    gradient is unscaled after, in fp32, so small half-precision gradients do not underflow
+    to 0 (AMP's gradient-penalty recipe). Starting from the sum would put ``scale`` itself
+    (2¹⁶ at first) into fp16, which overflows."""
+    if scale is None:
+        (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+        return grad.flatten(1)
+    n = outputs.numel()
+    (grad,) = torch.autograd.grad(outputs.float().sum() * (scale / n), inputs, create_graph=True)
+    return (grad.float() * (n / scale)).flatten(1)
 
 
 def _logits(
@@ -74,6 +87,7 @@ def discriminator_loss(
     augment: Augment,
     separate_batches: bool = False,
     penalty_weight: float = 1.0,
+    grad_scale: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's loss on a batch of real and (detached) fake images.
 
@@ -81,6 +95,7 @@ def discriminator_loss(
     for discriminators with batch statistics. ``penalty_weight``: lazy regularisation —
     0 skips the gradient penalty / R1 (and its double backward) on this step, k > 0 scales
     it by k (computed every k-th step, StyleGAN2's "lazy regularisation"); 1 = every step.
+    ``grad_scale``: under fp16, the GradScaler's scale, used for the penalty's input gradient.
 
     Returns:
         The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
@@ -96,14 +111,14 @@ def discriminator_loss(
         with double_backward_attention():
             parts = [augment(real), augment(fake), augment(mixed)]
             d_real, d_fake, d_mixed = _logits(discriminator, parts, separate_batches)
-            grad_norm = _input_grad(d_mixed, mixed).float().norm(2, dim=1)
+            grad_norm = _input_grad(d_mixed, mixed, grad_scale).float().norm(2, dim=1)
         penalty = config.gp_weight * (grad_norm - 1).square().mean()
     elif config.kind == "logistic" and penalize:
         real = real.detach().requires_grad_(True)
         with double_backward_attention():
             parts = [augment(real), augment(fake)]
             d_real, d_fake = _logits(discriminator, parts, separate_batches)
-            grad = _input_grad(d_real, real).float()
+            grad = _input_grad(d_real, real, grad_scale).float()
         penalty = 0.5 * config.r1_gamma * grad.square().sum(1).mean()
     else:
         d_real, d_fake = _logits(discriminator, [augment(real), augment(fake)], separate_batches)

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset, Subset
 from transgan.data.datasets import MappedDataset
 from transgan.images import quantize, to_uint8
 from transgan.models.layers import noise_from
+from transgan.sampling import stream_seed
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = (
@@ -83,6 +84,9 @@ class MetricSpec:
     num_samples: int  # generated images
 
 
+MAX_SAMPLES = 1_000_000  # 20× the paper's 50k; more is a typo, not a protocol
+
+
 def parse_metrics(text: str) -> list[MetricSpec]:
     """``"fid50k,is50k,kid1000"`` -> specs. Counts take an optional ``k`` (×1000)."""
     specs = []
@@ -97,6 +101,11 @@ def parse_metrics(text: str) -> list[MetricSpec]:
         count = int(m.group(2)) * (1000 if m.group(3) else 1)
         if count < 2:
             raise EvalError(f"metric {name!r} needs at least 2 samples")
+        if count > MAX_SAMPLES:
+            raise EvalError(
+                f"metric {name!r} asks for {count:,} samples; at most {MAX_SAMPLES:,} are "
+                "drawn (the paper's protocol is 50k: fid50k)"
+            )
         specs.append(MetricSpec(name, m.group(1), count))
     return specs
 
@@ -183,13 +192,13 @@ class Uint8Generator(nn.Module):
         device = next(generator.parameters()).device
         # v2 noise injection draws from a private RNG: evaluation never touches the global
         # RNG (the training state's), and the same snapshot gives the same numbers.
-        self.rng = torch.Generator(device=device).manual_seed(noise_seed)
+        self.rng = torch.Generator(device=device).manual_seed(stream_seed(noise_seed, "noise"))
         # A conditional G draws its classes in the data's proportions (uniform if unknown).
         classes = getattr(getattr(generator, "config", None), "num_classes", 0)
         if classes and class_probs is None:
             class_probs = torch.full((classes,), 1.0 / classes)
         self.class_probs = class_probs.float().cpu() if classes else None
-        self.label_rng = torch.Generator().manual_seed(noise_seed)
+        self.label_rng = torch.Generator().manual_seed(stream_seed(noise_seed, "labels"))
 
     @torch.no_grad()
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

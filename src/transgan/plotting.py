@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from transgan.fileio import read_jsonl
@@ -15,6 +16,29 @@ PANELS = [
 ]
 
 
+def _num(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def usable(records: list, path: Path, needs: str | None = None) -> list[dict]:
+    """The records with a numeric ``kimg`` (and a dict ``needs``); the others are skipped
+    with one warning that names the file."""
+    kept = [
+        r
+        for r in records
+        if isinstance(r, dict)
+        and _num(r.get("kimg"))
+        and (needs is None or isinstance(r.get(needs), dict))
+    ]
+    if len(kept) < len(records):
+        what = "a numeric 'kimg'" + (f" and a '{needs}' object" if needs else "")
+        warnings.warn(
+            f"{path}: skipped {len(records) - len(kept)} of {len(records)} lines without {what}",
+            stacklevel=2,
+        )
+    return kept
+
+
 def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
     """Draw ``run_dir``'s curves; returns the path of the PNG."""
     import matplotlib
@@ -26,7 +50,7 @@ def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
     stats_file = run_dir / "stats.jsonl"
     if not stats_file.exists():
         raise FileNotFoundError(f"{stats_file} does not exist; is {run_dir} a run directory?")
-    stats = read_jsonl(stats_file)
+    stats = usable(read_jsonl(stats_file), stats_file)
     metric_files = sorted(run_dir.glob("metric-*.jsonl"))
     panels = len(PANELS) + len(metric_files)
     cols = 2
@@ -35,7 +59,7 @@ def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
     kimg = [r["kimg"] for r in stats]
     for ax, (title, keys) in zip(axes.flat, PANELS, strict=False):
         for key in keys:
-            points = [(k, r[key]) for k, r in zip(kimg, stats, strict=True) if key in r]
+            points = [(k, r[key]) for k, r in zip(kimg, stats, strict=True) if _num(r.get(key))]
             if points:
                 ax.plot(
                     *zip(*points, strict=True), label=key, marker="." if len(points) < 30 else None
@@ -46,10 +70,10 @@ def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
         if ax.lines:
             ax.legend(fontsize=8)
     for ax, path in zip(list(axes.flat)[len(PANELS) :], metric_files, strict=False):
-        records = read_jsonl(path)
+        records = usable(read_jsonl(path), path, "results")
         names = sorted({k for r in records for k in r["results"] if not k.endswith("_std")})
         for name in names:
-            pts = [(r["kimg"], r["results"][name]) for r in records if name in r["results"]]
+            pts = [(r["kimg"], r["results"][name]) for r in records if _num(r["results"].get(name))]
             ax.plot(*zip(*pts, strict=True), marker="o", label=name)
         ax.set_title(path.stem.removeprefix("metric-"))
         ax.set_xlabel("kimg")

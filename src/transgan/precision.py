@@ -1,29 +1,41 @@
-"""``--precision auto``: bf16 autocast where the device has fast bf16 matmuls, else fp32.
+"""Which arithmetic a run uses: the explicit ``--precision``, or what ``auto`` measured.
 
-- CUDA: bf16 when the card supports it (``torch.cuda.is_bf16_supported``).
-- CPU: only on CPUs with bf16 units (``amx_bf16`` or ``avx512_bf16`` in /proc/cpuinfo), and
-  only if a short probe (~0.1 s: bf16 and fp32 matmuls timed alternately) confirms bf16
-  is faster by a margin. Decided once per process and cached; explicit fp32|bf16|fp16 always win.
-fp32 master weights, fp32 losses and penalty reductions in every case (autocast only).
+``auto`` is decided on the run's own work (``training/autoprecision.py``): a few real
+training iterations of this model, at this batch, are timed in fp32 and in bf16, and bf16 is
+used only where it is measurably faster. A one-matmul probe is not enough: on CPUs with
+AMX-BF16 a 512² matmul runs 3-30× faster in bf16 while a small model's step, dominated by
+small matmuls and element-wise ops, runs slower under autocast.
+
+This module holds what needs no model: the device gate (is bf16 worth measuring here at
+all), the record of a choice, and what a resumed run keeps. fp32 master weights, fp32 losses
+and penalty reductions in every case (autocast only).
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
-PROBE_MARGIN = 1.3  # bf16 must beat fp32 by this factor on the probe
 
 
 @dataclass(frozen=True)
 class PrecisionChoice:
     precision: str  # fp32, bf16 or fp16
     reason: str  # why, for the log and config.json
+    images_per_s: dict[str, float] = field(default_factory=dict)  # auto's measured figures
+
+    def to_dict(self) -> dict:
+        out: dict = {"used": self.precision, "reason": self.reason}
+        if self.images_per_s:
+            out["measured_images_per_s"] = dict(self.images_per_s)
+        return out
+
+
+class PrecisionError(ValueError):
+    """A precision this device cannot run (for example a resumed bf16 run on an old GPU)."""
 
 
 def cpu_model_and_flags() -> tuple[str, set[str]]:
@@ -41,51 +53,87 @@ def cpu_model_and_flags() -> tuple[str, set[str]]:
     return model, flags
 
 
-def _matmul_seconds(dtype: torch.dtype, size: int = 512, repeats: int = 4) -> float:
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
-    a @ b  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return best
+def device_name(device: torch.device) -> str:
+    """The CPU model or the GPU name, for the log next to measured figures."""
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return cpu_model_and_flags()[0]
+    return device.type
 
 
-def _bf16_speedup(rounds: int = 3) -> float:
-    """fp32 time / bf16 time of a matmul, each the best of ``rounds`` alternating
-    measurements: a burst of load from another process hits both, not just one of them."""
-    fp32 = bf16 = float("inf")
-    for _ in range(rounds):
-        fp32 = min(fp32, _matmul_seconds(torch.float32))
-        bf16 = min(bf16, _matmul_seconds(torch.bfloat16))
-    return fp32 / bf16
-
-
-@functools.lru_cache(maxsize=4)
-def auto_precision(device_type: str) -> PrecisionChoice:
-    """What ``auto`` means on this device type (cached per process)."""
-    if device_type == "cuda":
+def bf16_candidate(device: torch.device) -> tuple[bool, str]:
+    """Whether bf16 is worth timing on ``device`` at all, and why not when it is not."""
+    if device.type == "cuda":
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-            return PrecisionChoice("bf16", "CUDA device with bf16 support")
-        return PrecisionChoice("fp32", "CUDA device without bf16 support")
-    if device_type != "cpu":
-        return PrecisionChoice("fp32", f"{device_type}: no bf16 detection")
+            return True, ""
+        return False, f"{device_name(device)}: no bf16 support"
+    if device.type != "cpu":
+        return False, f"{device.type}: bf16 is not measured on this device type"
     model, flags = cpu_model_and_flags()
-    units = [f for f in BF16_CPU_FLAGS if f in flags]
-    if not units:
-        return PrecisionChoice("fp32", f"{model}: no bf16 units (amx_bf16/avx512_bf16)")
-    ratio = _bf16_speedup()
-    if ratio < PROBE_MARGIN:
-        return PrecisionChoice(
-            "fp32", f"{model} has {'+'.join(units)} but bf16 matmul is only {ratio:.2f}x fp32"
+    if not any(f in flags for f in BF16_CPU_FLAGS):
+        return False, f"{model}: no bf16 units (amx_bf16/avx512_bf16)"
+    return True, ""
+
+
+def can_run(precision: str, device: torch.device) -> tuple[bool, str]:
+    """Whether ``device`` can run ``precision`` at all (a warning may still apply)."""
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and device.type == "cuda" and not cuda_bf16:
+        return False, f"{device_name(device)} has no bf16 support"
+    return True, ""
+
+
+def recorded_precision(run_dir: Path) -> dict | None:
+    """The ``precision`` record of a run's config.json (None for a new or older run)."""
+    import json
+
+    path = run_dir / "config.json"
+    try:
+        record = json.loads(path.read_text()).get("precision")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(record, dict) and record.get("used") in ("fp32", "bf16", "fp16"):
+        return record
+    return None
+
+
+def precision_for_resume(run_dir: Path, requested: str, device: torch.device) -> PrecisionChoice:
+    """What a resumed run computes in: what it recorded, unless a precision is asked for.
+
+    ``auto`` is never decided again on resume: a run that switched arithmetic half-way
+    would do so silently. Refuses, with the fix, where this device cannot run the recorded
+    precision.
+    """
+    record = recorded_precision(run_dir)
+    if requested != "auto":
+        ok, why = can_run(requested, device)
+        if not ok:
+            raise PrecisionError(f"--precision {requested}: {why}; use --precision fp32")
+        if record is not None and record["used"] != requested:
+            return PrecisionChoice(
+                requested, f"asked for on resume (the run used {record['used']} before)"
+            )
+        return PrecisionChoice(requested, "asked for")
+    if record is None:  # a run from before precision was recorded: it trained in fp32
+        return PrecisionChoice("fp32", "resumed run without a precision record (fp32)")
+    used = record["used"]
+    ok, why = can_run(used, device)
+    if not ok:
+        raise PrecisionError(
+            f"{run_dir / 'config.json'} records that this run trained in {used}, but {why}. "
+            f"Resume it on a device that runs {used}, or switch arithmetic explicitly with "
+            "--resume ... --precision fp32 (config.json keeps the history)"
         )
-    return PrecisionChoice("bf16", f"{model}: {'+'.join(units)}, bf16 matmul {ratio:.2f}x fp32")
+    return PrecisionChoice(used, f"recorded by the run ({record.get('reason', 'auto')})")
 
 
-def resolve_precision(precision: str, device: torch.device) -> PrecisionChoice:
-    """``precision`` as given, or what ``auto`` picks on ``device``."""
-    if precision != "auto":
-        return PrecisionChoice(precision, "asked for")
-    return auto_precision(device.type)
+def precision_history(run_dir: Path, choice: PrecisionChoice, nimg: int) -> list[dict]:
+    """The run's precision segments so far, with ``choice`` from ``nimg`` on if it differs."""
+    record = recorded_precision(run_dir) or {}
+    history = [h for h in record.get("history", []) if h.get("from_nimg", 0) < nimg]
+    if not history and record.get("used") and nimg > 0:
+        history = [{"from_nimg": 0, "used": record["used"]}]
+    if not history or history[-1]["used"] != choice.precision:
+        history.append({"from_nimg": nimg, "used": choice.precision})
+    return history

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
 
 from transgan.models.layers import noise_from
+
+# One seed drives every random stream of a sampling call, each stream from its own derived
+# seed so that no two are clones of one another (a stream seeded with the same number as the
+# latents would draw the very same values: the first noise map would equal z). The latents
+# use the seed itself, so `--seed S` gives the same z as it always did; the others use
+# sha256("transgan/<stream>/<seed>"), the first 8 bytes little-endian, top bit cleared.
+# Stable across versions: the same seed gives the same images.
+SEED_STREAMS = ("latents", "noise", "labels")
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of one random stream (``SEED_STREAMS``) of a sampling call seeded ``seed``."""
+    if stream not in SEED_STREAMS:
+        raise ValueError(f"unknown random stream {stream!r}; one of {SEED_STREAMS}")
+    if stream == "latents":
+        return seed
+    digest = hashlib.sha256(f"transgan/{stream}/{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 def latents(n: int, latent_dim: int, seed: int, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -28,9 +48,10 @@ def generate_images(
     labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """G(z) (or G(z, labels) for a conditional G) in batches, clamped to [-1, 1], on the
-    CPU; noise injections (v2) draw from a private RNG seeded with ``noise_seed``."""
+    CPU; noise injections (v2) draw from a private RNG, the "noise" stream of ``noise_seed``
+    (``stream_seed``): pass the seed the latents were drawn with."""
     device = next(generator.parameters()).device
-    rng = torch.Generator(device=device).manual_seed(noise_seed)
+    rng = torch.Generator(device=device).manual_seed(stream_seed(noise_seed, "noise"))
     label_chunks = labels.to(device).split(batch_size) if labels is not None else None
     out = []
     with noise_from(generator, rng):

@@ -73,8 +73,29 @@ def read_snapshot(
             f"{'snapshot' if file_format == SNAPSHOT_FORMAT else 'discriminator file'} "
             f"(format {metadata.get('format')!r}, expected {file_format!r})"
         )
-    config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
-    return tensors, config, json.loads(metadata.get("extra", "{}"))
+    return tensors, config_of(p, metadata), _extra_of(p, metadata)
+
+
+def config_of(path: Path, metadata: dict[str, str]) -> ModelConfig:
+    """The model config in a snapshot's header, checked as a preset is (types, ranges)."""
+    try:
+        return ModelConfig.from_dict(json.loads(metadata["model_config"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        what = "is not valid JSON" if isinstance(err, json.JSONDecodeError) else "is not usable"
+        raise SnapshotError(
+            f"{path}: the model config in its header {what} ({type(err).__name__}: {err}); "
+            "the file was edited or damaged. Use the snapshot as `transgan train` wrote it"
+        ) from err
+
+
+def _extra_of(path: Path, metadata: dict[str, str]) -> dict:
+    try:
+        extra = json.loads(metadata.get("extra", "{}"))
+    except ValueError as err:
+        raise SnapshotError(f"{path}: the 'extra' entry of its header is not JSON ({err})") from err
+    if not isinstance(extra, dict):
+        raise SnapshotError(f"{path}: the 'extra' entry of its header is not a JSON object")
+    return extra
 
 
 def load_generator(
@@ -88,11 +109,14 @@ def load_generator(
     from transgan.locality import apply_recorded_mask
 
     tensors, config, extra = read_snapshot(path)
-    generator = build_generator(config)
     try:
+        generator = build_generator(config)
         generator.load_state_dict(tensors)
-    except RuntimeError as err:
-        raise SnapshotError(f"{path} does not match its own config: {err}") from err
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise SnapshotError(
+            f"{path} does not match its own config ({_first_line(err)}); the file was "
+            "edited or damaged. Use the snapshot as `transgan train` wrote it"
+        ) from err
     generator = generator.to(device).eval().requires_grad_(False)
     apply_recorded_mask(generator, extra.get("locality"))
     return generator, config
@@ -103,12 +127,17 @@ def load_discriminator(path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCo
     from transgan.presets import build_discriminator
 
     tensors, config, _ = read_snapshot(path, DISCRIMINATOR_FORMAT)
-    discriminator = build_discriminator(config)
     try:
+        discriminator = build_discriminator(config)
         discriminator.load_state_dict(tensors)
-    except RuntimeError as err:
-        raise SnapshotError(f"{path} does not match its own config: {err}") from err
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise SnapshotError(f"{path} does not match its own config ({_first_line(err)})") from err
     return discriminator.eval().requires_grad_(False), config
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(err).__name__
 
 
 def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -126,4 +155,4 @@ def file_format_of(path: str | os.PathLike[str]) -> str | None:
 
 def read_snapshot_extra(path: str | os.PathLike[str]) -> dict:
     """A snapshot's ``extra`` metadata (kimg, locality, class names …) without its tensors."""
-    return json.loads(_metadata(path).get("extra", "{}"))
+    return _extra_of(Path(path), _metadata(path))

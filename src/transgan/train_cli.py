@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from transgan import presets
 from transgan.augment import AugmentConfig
 from transgan.losses import LOSSES, LossConfig
 from transgan.recipes import get_recipe, list_recipes
+from transgan.runtime import MAX_SEED, resolve_device
 from transgan.training.config import PRECISIONS, TrainConfig
 
 # Options that may change when a run is resumed; everything else comes from config.json.
@@ -26,15 +28,27 @@ RESUMABLE = {
     "device",
     "max_bad_steps",
     "keep_states",
+    "precision",  # an explicit switch; config.json keeps the history
 }
 
 
+def _numbers(text: str, kind: type, option: str) -> tuple:
+    """``"4,6,8"`` -> (4, 6, 8); a clear error naming ``option`` otherwise."""
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        what = "integers" if kind is int else "numbers"
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of {what}, e.g. 4,6,8", param_hint=option
+        ) from None
+
+
 def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(",") if v.strip())
+    return _numbers(text, float, "--local-until-kimg")
 
 
 def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(",") if v.strip())
+    return _numbers(text, int, "--local-windows")
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
@@ -68,6 +82,8 @@ Examples:
   transgan train --recipe table3-da-mtct-local --kimg 50000
   # show the resolved config and stop
   transgan train --model transgan_xl --data cifar10 --dry-run
+  # a variant of a preset (model config fields: g_* generator, d_* discriminator)
+  transgan train --model transgan_tiny --set g_dim=128 --set d_depth=3 --dry-run
 """
 
 
@@ -78,7 +94,8 @@ Examples:
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a model config field, e.g. --set g_dim=96 --set d_depth=3.",
+    help="Override a model config field, e.g. --set g_dim=128 --set d_depth=3 (the "
+    "fields of the preset's generator and discriminator; an unknown one lists them).",
 )
 @click.option(
     "--data", default="digits", help="digits, cifar10, stl10, celeba, or a folder of images."
@@ -179,15 +196,17 @@ Examples:
 @click.option("--local-windows", default="", help="Window radii, e.g. 4,6,8,10.")
 @click.option("--local-until-kimg", default="", help="kimg where each window ends.")
 @click.option("--local-blocks", type=click.Choice(["last", "all"]), default="last")
-@click.option("--seed", type=click.IntRange(0), default=0)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0)
 @click.option("--device", default="auto", help="auto, cpu, cuda.")
 @click.option("--workers", type=click.IntRange(0), default=2, help="Data loader processes.")
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
     default="auto",
-    help="auto: bf16 autocast on CUDA with bf16 and on CPUs whose bf16 matmuls are measurably "
-    "faster (amx_bf16/avx512_bf16), else fp32.",
+    help="auto: time a few of this run's training iterations in fp32 and in bf16 (on CUDA "
+    "with bf16 and on CPUs with amx_bf16/avx512_bf16) and use bf16 only if it is faster; "
+    "both figures go to the log and config.json. A resumed run keeps the precision it "
+    "recorded unless one is given.",
 )
 @click.option(
     "--cond/--no-cond",
@@ -198,8 +217,8 @@ Examples:
 @click.option(
     "--mirror/--no-mirror",
     default=None,
-    help="Random x-flips of the real images. Default: the authors' choice for the preset's "
-    "data set (on for CIFAR-10, STL-10, CelebA, LSUN; off for the digits).",
+    help="Random x-flips of the real images. Default: the authors' choice for the data "
+    "trained on (--data): on, except for the digits (a flipped 2 is not a 2).",
 )
 @click.option(
     "--tensorboard/--no-tensorboard",
@@ -264,12 +283,19 @@ Examples:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Run directory to continue from its newest training state.",
 )
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="With --resume or --run-dir: start that run over from kimg 0 in place; its files "
+    "move into a folder abandoned-*/ inside it (for a run whose training states are lost).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.pass_context
 def train(ctx: click.Context, **opts: Any) -> None:
     """Train a TransGAN (one process, or one per GPU under torchrun)."""
     resume: Path | None = opts.pop("resume")
     dry_run: bool = opts.pop("dry_run")
+    restart: bool = opts.pop("restart")
     out, desc = opts.pop("out"), opts.pop("desc")
     fixed_run_dir: Path | None = opts.pop("fixed_run_dir")
     recipe_name: str | None = opts.pop("recipe")
@@ -290,10 +316,15 @@ def train(ctx: click.Context, **opts: Any) -> None:
                 check_same_run(fixed_run_dir, cfg)
                 resume = fixed_run_dir
         model_config = cfg.model_config()
+        check_buildable(model_config)
         cfg.check_metrics()
         cfg.tensorboard_used()  # refuses --tensorboard without the package, before any work
+        if not os.environ.get("LOCAL_RANK"):  # under torchrun each rank picks its own GPU
+            resolve_device(cfg.device)
     except (ValueError, KeyError) as err:
         raise click.UsageError(str(err)) from err
+    if restart and resume is None:
+        raise click.UsageError("--restart starts an existing run over; give --resume RUN_DIR")
     if dry_run:
         click.echo(
             json.dumps(
@@ -303,15 +334,30 @@ def train(ctx: click.Context, **opts: Any) -> None:
         return
     from transgan.data import DataError
     from transgan.metrics import EvalError
+    from transgan.precision import PrecisionError
     from transgan.training.loop import TrainingError
     from transgan.training.loop import train as run_training
     from transgan.training.state import StateError
 
     try:
-        run_dir = run_training(cfg, out=out, desc=desc, resume=resume, run_dir=fixed_run_dir)
-    except (DataError, TrainingError, StateError, EvalError) as err:
+        run_dir = run_training(
+            cfg, out=out, desc=desc, resume=resume, run_dir=fixed_run_dir, restart=restart
+        )
+    except (DataError, TrainingError, StateError, EvalError, PrecisionError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"done: {run_dir}")
+
+
+def check_buildable(model_config: presets.ModelConfig) -> None:
+    """Build G and D on the meta device (shapes only, no memory): a config that passes its
+    field checks but cannot make a network fails here, before any run directory exists."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            presets.build_gan(model_config)
+    except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as err:
+        raise ValueError(f"this model config does not build a network: {err}") from err
 
 
 def apply_recipe(opts: dict[str, Any], given: set[str], name: str) -> None:
@@ -382,7 +428,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
 
 def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
     """Refuse to continue ``run_dir`` with settings other than the ones it was started with."""
-    whole = json.loads((run_dir / "config.json").read_text())
+    whole = read_run_config(run_dir / "config.json")
     saved = whole["train"]
     current = json.loads(json.dumps(cfg.to_dict()))
     fields = {
@@ -395,6 +441,7 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
         "device",
         "max_bad_steps",
         "keep_states",
+        "precision",  # auto keeps what the run recorded; an explicit one is a logged switch
     }
     differs = sorted(k for k in current if k not in fields and saved.get(k) != current[k])
     if bool(whole.get("mirror", False)) != cfg.mirror_used():
@@ -404,6 +451,20 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
             f"--run-dir {run_dir} holds a run with other settings ({', '.join(differs)});"
             " use a new --run-dir or the same options"
         )
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    """A run's config.json, or a ValueError that names the file and what is wrong."""
+    try:
+        whole = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{path} cannot be read as JSON ({err}); it is the run's record of its settings. "
+            "Restore it from a backup, or start a new run"
+        ) from err
+    if not isinstance(whole, dict) or not isinstance(whole.get("train"), dict):
+        raise ValueError(f"{path} has no 'train' settings; is it a transgan run's config.json?")
+    return whole
 
 
 def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) -> TrainConfig:
@@ -418,7 +479,7 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
             f"--resume continues the saved config; {names} cannot change. "
             f"Options that can: {', '.join(sorted(RESUMABLE))}"
         )
-    whole = json.loads(config_file.read_text())
+    whole = read_run_config(config_file)
     saved = whole["train"]
     if saved.get("mirror") is None:
         # the x-flip the run trained with; a run from before --mirror existed trained without
@@ -426,4 +487,7 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
     renamed = {"tick": "tick_kimg", "snap": "snap_ticks"}
     for key, value in values.items():
         saved[renamed.get(key, key)] = value
-    return TrainConfig.from_dict(saved)
+    try:
+        return TrainConfig.from_dict(saved)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{config_file}: {err}") from err

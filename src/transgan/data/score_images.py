@@ -46,6 +46,17 @@ class ImageFiles(Dataset):
         return TF.pil_to_tensor(image)
 
 
+def _size_of(file: Path) -> tuple[int, int]:
+    try:
+        with Image.open(file) as img:
+            return img.size
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise DataError(
+            f"cannot read {file} ({type(err).__name__}: {err}); remove it or replace it with "
+            "a valid image"
+        ) from err
+
+
 def load_images(path: str | os.PathLike[str], resolution: int | None = None) -> Dataset:
     """The images at ``path`` (folder or .npz) as a data set of uint8 (3, H, W) tensors."""
     p = Path(path)
@@ -54,11 +65,9 @@ def load_images(path: str | os.PathLike[str], resolution: int | None = None) -> 
         if not files:
             raise DataError(f"--images {p} holds no image files (.png, .jpg, …)")
         if resolution is None:
-            with Image.open(files[0]) as first:
-                sizes = {first.size}
-            for file in files[1:64]:  # a cheap check; mixed sizes need --resolution
-                with Image.open(file) as img:
-                    sizes.add(img.size)
+            sizes = set()
+            for file in files[:64]:  # a cheap check; mixed sizes need --resolution
+                sizes.add(_size_of(file))
             if len(sizes) > 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
                 raise DataError(
                     f"--images {p} has images of sizes {sorted(sizes)[:4]}; pass --resolution "
@@ -85,6 +94,8 @@ def _npz_images(path: Path, resolution: int | None) -> torch.Tensor:
             f"{path}[{key!r}] is {array.dtype} {array.shape}; expected uint8 images of shape "
             "(N, H, W, 3) or (N, 3, H, W) — convert floats with (x·127.5 + 127.5).round()"
         )
+    if array.shape[0] == 0:
+        raise DataError(f"{path}[{key!r}] holds 0 images; there is nothing to score")
     images = torch.from_numpy(array)
     if images.shape[-1] == 3 and images.shape[1] != 3:
         images = images.permute(0, 3, 1, 2)  # (N, H, W, 3) -> (N, 3, H, W)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from transgan.models.fields import check_fields
 from transgan.models.init import count_params
 
 
@@ -26,6 +27,11 @@ class ConvGeneratorConfig:
     num_blocks: int = 3  # up-sampling ResBlocks; img_size = bottom_width · 2^num_blocks
 
     def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "conv generator",
+            positive=("latent_dim", "bottom_width", "channels", "num_blocks"),
+        )
         if min(self.latent_dim, self.bottom_width, self.channels, self.num_blocks) < 1:
             raise ValueError(f"conv generator sizes must be positive, got {self}")
 
@@ -42,6 +48,9 @@ class ConvDiscriminatorConfig:
     num_blocks: int = 4  # ResBlocks in all
 
     def __post_init__(self) -> None:
+        check_fields(
+            self, "conv discriminator", positive=("img_size", "channels", "num_down", "num_blocks")
+        )
         if self.num_down > self.num_blocks or self.num_down < 1:
             raise ValueError("conv discriminator needs 1 <= num_down <= num_blocks")
         if self.img_size % 2**self.num_down:

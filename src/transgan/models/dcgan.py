@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from transgan.models.fields import check_fields
 from transgan.models.init import count_params
 
 
@@ -24,6 +25,9 @@ class DCGANGeneratorConfig:
     num_up: int = 2  # ×2 transposed-conv blocks; img_size = bottom_width · 2^num_up
 
     def __post_init__(self) -> None:
+        check_fields(
+            self, "DCGAN generator", positive=("latent_dim", "bottom_width", "channels", "num_up")
+        )
         if min(self.latent_dim, self.bottom_width, self.channels, self.num_up) < 1:
             raise ValueError(f"DCGAN generator sizes must be positive, got {self}")
 
@@ -39,6 +43,7 @@ class DCGANDiscriminatorConfig:
     num_down: int = 2  # stride-2 convs
 
     def __post_init__(self) -> None:
+        check_fields(self, "DCGAN discriminator", positive=("img_size", "channels", "num_down"))
         if self.img_size % 2**self.num_down:
             raise ValueError(
                 f"img_size {self.img_size} must be divisible by 2^num_down = {2**self.num_down}"

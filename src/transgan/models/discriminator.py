@@ -18,6 +18,7 @@ from einops import rearrange
 from torch import nn
 
 from transgan.models.conditioning import check_labels, head_logit, projection_embedding
+from transgan.models.fields import check_fields
 from transgan.models.init import count_params, init_transformer_weights
 from transgan.models.layers import (
     ATTENTION_IMPLS,
@@ -41,6 +42,11 @@ class DiscriminatorConfig:
     num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
 
     def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "discriminator",
+            positive=("img_size", "patch_size", "dim", "depth", "num_heads", "mlp_ratio"),
+        )
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.img_size % self.patch_size != 0:
@@ -142,6 +148,11 @@ class MultiScaleDiscriminatorConfig:
     num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
 
     def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "discriminator",
+            positive=("img_size", "patch_size", "scale_dims", "num_heads", "mlp_ratio"),
+        )
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         n = len(self.scale_dims)

@@ -24,6 +24,7 @@ from transgan.models.conditioning import (
     NormModulation,
     check_labels,
 )
+from transgan.models.fields import check_fields
 from transgan.models.init import count_params, init_pytorch_default, init_transformer_weights
 from transgan.models.layers import (
     ATTENTION_IMPLS,
@@ -62,6 +63,11 @@ class GeneratorConfig:
     cond_dim: int = 32  # width of the class embedding (docs/conditional.md: the ablation)
 
     def __post_init__(self) -> None:
+        check_fields(
+            self,
+            "generator",
+            positive=("latent_dim", "bottom_width", "dim", "num_heads", "mlp_ratio", "cond_dim"),
+        )
         stages = len(self.depths)
         if stages < 1 or any(d < 0 for d in self.depths) or sum(self.depths) < 1:
             raise ValueError(

@@ -11,6 +11,7 @@ registered with ``@register_preset`` (see ``presets/__init__.py``).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from transgan.models.discriminator import (
     MultiScaleDiscriminator,
     MultiScaleDiscriminatorConfig,
 )
+from transgan.models.fields import describe, matches
 from transgan.models.generator import Generator, GeneratorConfig
 
 ARCHS = ("transformer", "conv", "dcgan")  # for g_arch / d_arch overrides
@@ -141,6 +143,16 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(_REGISTRY)}")
 
 
+def _check_override_types(config: object, overrides: dict[str, Any], prefix: str) -> None:
+    """Name the override (``g_dim``) whose value has the wrong type for its field."""
+    hints = typing.get_type_hints(type(config))
+    for field, value in overrides.items():
+        if not matches(value, hints[field]):
+            raise ValueError(
+                f"model override {prefix}{field} must be {describe(hints[field])}, got {value!r}"
+            )
+
+
 def get_config(name: str, **overrides: Any) -> ModelConfig:
     """The config of preset ``name`` with ``g_*`` / ``d_*`` field overrides applied.
 
@@ -182,10 +194,18 @@ def get_config(name: str, **overrides: Any) -> ModelConfig:
             valid = sorted([f"g_{f}" for f in g_fields] + [f"d_{f}" for f in d_fields])
             valid += ["g_arch", "d_arch"]
             raise ValueError(f"unknown model override {key!r}; valid overrides: {valid}")
-    generator = dataclasses.replace(config.generator, **g_over)
-    d_over.setdefault("img_size", generator.img_size)
-    discriminator = dataclasses.replace(config.discriminator, **d_over)
-    return dataclasses.replace(config, generator=generator, discriminator=discriminator)
+    _check_override_types(config.generator, g_over, "g_")
+    _check_override_types(config.discriminator, d_over, "d_")
+    try:
+        generator = dataclasses.replace(config.generator, **g_over)
+        d_over.setdefault("img_size", generator.img_size)
+        discriminator = dataclasses.replace(config.discriminator, **d_over)
+        return dataclasses.replace(config, generator=generator, discriminator=discriminator)
+    except ValueError as err:
+        if not overrides:
+            raise
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ValueError(f"{err} (preset {name} with the model overrides {given})") from err
 
 
 def build_generator(config: ModelConfig) -> nn.Module:

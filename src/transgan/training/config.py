@@ -9,9 +9,19 @@ from typing import Any
 from transgan import presets
 from transgan.augment import AugmentConfig
 from transgan.losses import LossConfig
+from transgan.models.fields import check_fields
 from transgan.models.generator import GeneratorConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def is_digits(data: str) -> bool:
+    """Whether ``--data`` is a digits set: a built-in split, or a folder prepared from one."""
+    if data in ("digits", "digits-test", "digits-all"):
+        return True
+    from transgan.data.prepared import prepared_source
+
+    return prepared_source(data) in ("digits", "digits-test", "digits-all")
 
 
 @dataclass(frozen=True)
@@ -65,11 +75,12 @@ class TrainConfig:
     grad_checkpointing: bool = False  # recompute each block in backward to save memory
     max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
     cond: bool = False  # class-conditional G and D (labels from the data set)
-    mirror: bool | None = None  # x-flip reals; None = the preset's default (mirror_used)
+    mirror: bool | None = None  # x-flip reals; None = on unless --data is digits (mirror_used)
     tensorboard: bool | None = None  # event files under RUN_DIR/tensorboard; None = if installed
     class_names: tuple[str, ...] = ()  # the data set's classes, filled in when it is read
 
     def __post_init__(self) -> None:
+        check_fields(self, "train", positive=("kimg", "tick_kimg", "batch", "g_batch"))
         checks = [
             (self.kimg > 0, f"kimg must be > 0, got {self.kimg}"),
             (self.max_time >= 0, f"max_time must be >= 0 seconds, got {self.max_time}"),
@@ -79,6 +90,12 @@ class TrainConfig:
             (self.batch >= 1 and self.g_batch >= 1, "batch sizes must be >= 1"),
             (self.n_critic >= 1, f"n_critic must be >= 1, got {self.n_critic}"),
             (self.accum_steps >= 1, f"accum_steps must be >= 1, got {self.accum_steps}"),
+            (
+                self.batch % self.accum_steps == 0 and self.g_batch % self.accum_steps == 0,
+                f"--batch {self.batch} and --g-batch {self.g_batch} must both be divisible by "
+                f"--accum-steps {self.accum_steps} (each batch is split into that many "
+                "micro-batches)",
+            ),
             (self.penalty_every >= 1, f"penalty_every must be >= 1, got {self.penalty_every}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
             (self.mtct_weight >= 0, f"mtct_weight must be >= 0, got {self.mtct_weight}"),
@@ -132,12 +149,12 @@ class TrainConfig:
         return config
 
     def mirror_used(self) -> bool:
-        """``mirror`` as given, else the authors' choice for the preset's data: every data
-        set is trained with random x-flips of the reals, except the digits (a flipped 2 is
-        not a 2)."""
+        """``mirror`` as given, else the authors' choice for the data actually trained on
+        (``--data``, not the preset's data set): every data set is trained with random
+        x-flips of the reals, except the digits (a flipped 2 is not a 2)."""
         if self.mirror is not None:
             return self.mirror
-        return presets.get_config(self.model).dataset != "digits"
+        return not is_digits(self.data)
 
     def tensorboard_used(self) -> bool:
         """``tensorboard`` as given, else on exactly when the package is installed."""

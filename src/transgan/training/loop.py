@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from transgan import presets, progress
@@ -25,15 +27,16 @@ from transgan.distributed import DistInfo, all_reduce_sum, any_rank, init_distri
 from transgan.fileio import append_jsonl, write_json_atomic
 from transgan.images import save_grid
 from transgan.locality import LocalityMasks, LocalitySchedule
-from transgan.precision import PrecisionChoice, resolve_precision
+from transgan.precision import PrecisionChoice, precision_for_resume, precision_history
 from transgan.runtime import seed_everything
 from transgan.sampling import class_rows, generate_images, latents
 from transgan.snapshot import save_snapshot
 from transgan.tensorboard_log import TensorBoardLog
+from transgan.training.autoprecision import choose_precision
 from transgan.training.config import TrainConfig
 from transgan.training.control import StopRequest, TrainingClock
 from transgan.training.evaluation import TrainingMetrics
-from transgan.training.rundir import new_run_dir, truncate_jsonl
+from transgan.training.rundir import new_run_dir, set_aside
 from transgan.training.setup import (
     Counters,
     build_networks,
@@ -41,7 +44,7 @@ from transgan.training.setup import (
     training_state,
     wrap_for_training,
 )
-from transgan.training.state import load_latest_state, save_state
+from transgan.training.state import StateError, load_latest_state, save_state
 from transgan.training.steps import FP16_FLOOR_SCALE, Networks, TickStats, train_iteration
 
 # Under DDP, ranks agree on a stop request through a collective (a host sync), so they ask
@@ -171,7 +174,12 @@ class TickReporter:
             save_state(run_dir, counters.nimg, state, self.cfg.keep_states)
         if eval_due:
             start = time.perf_counter()
-            results = self.metrics.run(nets.ema.module, run_dir, counters.nimg, snapshot)
+            # Feature networks are built (and torch-fidelity draws) from the global RNG; the
+            # training state above holds the streams as they were, so the run goes on with
+            # exactly those: a resumed run then repeats an uninterrupted one bit for bit.
+            devices = [self.info.device] if self.info.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                results = self.metrics.run(nets.ema.module, run_dir, counters.nimg, snapshot)
             if self.tensorboard is not None:
                 self.tensorboard.metrics(results, counters.nimg)
             self.metrics_seconds += time.perf_counter() - start
@@ -189,6 +197,7 @@ def train(
     desc: str = "",
     resume: Path | None = None,
     run_dir: Path | None = None,
+    restart: bool = False,
 ) -> Path:
     """Train according to ``cfg``; returns the run directory.
 
@@ -198,41 +207,77 @@ def train(
         desc: extra words for the run directory's name.
         resume: an existing run directory to continue from its newest training state.
         run_dir: start the new run in exactly this directory instead of a numbered one.
+        restart: with ``resume``, start that run over in place (its files are moved into
+            an ``abandoned-*`` folder inside it), as when it has no loadable state.
     """
     info = init_distributed(cfg.device)
     try:
-        choice = resolve_precision(cfg.precision, info.device)
-        if info.enabled:  # the probe may differ between ranks: rank 0 decides for all
-            holder = [choice]
-            torch.distributed.broadcast_object_list(holder, src=0)
-            choice = holder[0]
-        if info.is_main and cfg.precision == "auto":
-            tqdm.write(f"precision: {choice.precision} (auto: {choice.reason})", file=sys.stderr)
+        choice = None  # auto on a new run: measured once the data and model are known
+        if resume is not None and not restart:
+            choice = precision_for_resume(resume, cfg.precision, info.device)
+        elif cfg.precision != "auto":
+            choice = PrecisionChoice(cfg.precision, "asked for")
         # resolved once here, not in every iteration (mirror_used builds the preset config)
-        run_cfg = dataclasses.replace(cfg, precision=choice.precision, mirror=cfg.mirror_used())
-        return _train(
-            run_cfg,
-            info,
-            out=out,
-            desc=desc,
-            resume=resume,
-            run_dir=run_dir,
-            requested=cfg,
-            precision=choice,
-        )
+        run_cfg = dataclasses.replace(cfg, mirror=cfg.mirror_used())
+        created: list[Path] = []
+        try:
+            return _train(
+                run_cfg,
+                info,
+                out=out,
+                desc=desc,
+                resume=resume,
+                run_dir=run_dir,
+                requested=cfg,
+                precision=choice,
+                restart=restart,
+                created=created,
+            )
+        except Exception:
+            _discard_unstarted(created)
+            raise
     finally:
         shutdown(info)
 
 
+def _discard_unstarted(created: list[Path]) -> None:
+    """A run that failed before its first snapshot leaves no directory behind (only one
+    made by this process, holding nothing but what a start writes)."""
+    start_files = {"config.json", "reals.png", "fakes-init.png", "data.jsonl", "stats.jsonl"}
+    for run_dir in created:
+        names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
+        if names <= start_files | {"tensorboard"}:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _auto_precision(
+    cfg: TrainConfig, model_config: presets.ModelConfig, info: DistInfo, dataset: Dataset
+) -> PrecisionChoice:
+    """Rank 0 times the run's iteration both ways and decides for every rank."""
+    choice = None
+    if info.is_main:
+        tqdm.write("precision auto: timing this run's iteration in fp32 and bf16", file=sys.stderr)
+        choice = choose_precision(cfg, model_config, info, dataset)
+    if info.enabled:
+        holder = [choice]
+        torch.distributed.broadcast_object_list(holder, src=0)
+        choice = holder[0]
+    return choice
+
+
 def _prepare_run_dir(
-    cfg: TrainConfig, info: DistInfo, out: Path, desc: str, fixed: Path | None
+    cfg: TrainConfig, info: DistInfo, out: Path, desc: str, fixed: Path | None, created: list
 ) -> Path:
+    """The new run's directory; a directory made here is added to ``created``."""
     if fixed is not None:
+        if not fixed.exists():
+            created.append(fixed)
         fixed.mkdir(parents=True, exist_ok=True)
         return fixed
     run_dir = None
     if info.is_main:
         run_dir = new_run_dir(out, "-".join(filter(None, [cfg.model, Path(cfg.data).name, desc])))
+        created.append(run_dir)
     if info.enabled:
         holder = [str(run_dir) if run_dir else None]
         torch.distributed.broadcast_object_list(holder, src=0)
@@ -240,11 +285,54 @@ def _prepare_run_dir(
     return run_dir
 
 
+def _resume_point(
+    nets: Networks, run_dir: Path, info: DistInfo, restart: bool, fixed: bool
+) -> Counters:
+    """Restore the newest loadable state of ``run_dir`` and say so; move the files of any
+    later (abandoned) timeline aside. Refuses a run without a loadable state unless
+    ``restart`` — or ``fixed`` (``--run-dir``) and the run has no snapshot yet (a job killed
+    before its first state: nothing of value to lose)."""
+    found = None if restart else load_latest_state(run_dir, info.device)
+    snapshots = list(run_dir.glob("network-snapshot-*.safetensors"))
+    if found is None and not restart and not (fixed and not snapshots):
+        raise StateError(
+            f"{run_dir} has no training state to resume from"
+            + (
+                f" (it has {len(snapshots)} snapshots, but no training-state-*.pt)"
+                if snapshots
+                else ""
+            )
+            + ". Nothing was changed. Start a new run (drop --resume, or use another "
+            "--run-dir), or start this one over in place with --restart (its files move to a "
+            "folder abandoned-*/ inside it)"
+        )
+    counters = Counters() if found is None else restore(nets, found.state, info)
+    if info.enabled:
+        any_rank(False, info)  # every rank has read its state before files are moved
+    if not info.is_main:
+        return counters
+    nimg = found.nimg if found is not None else -1
+    aside = set_aside(run_dir, nimg, [p for p, _ in found.skipped] if found else [])
+    if found is not None:
+        tqdm.write(f"resuming from {found.path.name} (kimg {nimg / 1000:g})", file=sys.stderr)
+        for path, why in found.skipped:
+            tqdm.write(f"skipped newer {path.name}: {why}", file=sys.stderr)
+    else:
+        tqdm.write(f"starting {run_dir} over from kimg 0", file=sys.stderr)
+    if aside is not None:
+        tqdm.write(
+            f"files of the abandoned timeline (after kimg {max(nimg, 0) / 1000:g}) moved to "
+            f"{aside}",
+            file=sys.stderr,
+        )
+    return counters
+
+
 def _local_batches(cfg: TrainConfig, info: DistInfo) -> tuple[int, int]:
     parts = info.world_size * cfg.accum_steps
     for name, total in (("--batch", cfg.batch), ("--g-batch", cfg.g_batch)):
         if total % parts:
-            raise ValueError(
+            raise TrainingError(
                 f"{name} {total} is not divisible by {info.world_size} ranks × "
                 f"{cfg.accum_steps} accumulation steps; use a multiple of {parts}"
             )
@@ -260,8 +348,12 @@ def _train(
     resume: Path | None,
     run_dir: Path | None,
     requested: TrainConfig,
-    precision: PrecisionChoice,
+    precision: PrecisionChoice | None,
+    restart: bool = False,
+    created: list[Path] | None = None,
 ) -> Path:
+    created = [] if created is None else created
+    run_dir_arg = run_dir
     local_batch, local_g_batch = _local_batches(cfg, info)
     if not info.is_main:  # rank 0 downloads first; the others then read what it wrote
         any_rank(False, info)
@@ -278,6 +370,11 @@ def _train(
     if info.is_main:
         any_rank(False, info)
     model_config = cfg.model_config()
+    if precision is None:
+        precision = _auto_precision(cfg, model_config, info, dataset)
+    if info.is_main and (cfg.precision == "auto" or resume is not None):
+        tqdm.write(f"precision: {precision.precision} ({precision.reason})", file=sys.stderr)
+    cfg = dataclasses.replace(cfg, precision=precision.precision)
     metrics = None
     if cfg.metrics and info.is_main:
         metrics = TrainingMetrics(
@@ -290,9 +387,11 @@ def _train(
         nets.class_probs = class_shares(dataset.labels, len(cfg.class_names)).to(info.device)
     seed_everything(cfg.seed * info.world_size + info.rank)
     counters = Counters()
-    run_dir = _prepare_run_dir(cfg, info, out, desc, run_dir) if resume is None else resume
-    if resume is not None and (found := load_latest_state(run_dir, info.device)) is not None:
-        counters = restore(nets, found[1], info)
+    if resume is None:
+        run_dir = _prepare_run_dir(cfg, info, out, desc, run_dir, created)
+    else:
+        run_dir = resume
+        counters = _resume_point(nets, run_dir, info, restart, fixed=resume == run_dir_arg)
     wrap_for_training(nets, cfg, info)
     locality = schedule = None
     if cfg.local_kind != "none":
@@ -324,10 +423,12 @@ def _train(
                 "world_size": info.world_size,
                 "classes": list(cfg.class_names),
                 "mirror": cfg.mirror_used(),
-                "precision": {"used": precision.precision, "reason": precision.reason},
+                "precision": {
+                    **precision.to_dict(),
+                    "history": precision_history(run_dir, precision, counters.nimg),
+                },
             },
         )
-        truncate_jsonl(run_dir / "stats.jsonl", counters.nimg)
         if counters.nimg == 0:
             reals = next(iter(loader))
             reals = reals[0] if isinstance(reals, tuple | list) else reals

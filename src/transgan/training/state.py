@@ -3,14 +3,15 @@
 A state holds only tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` — a state file from a stranger cannot run code. It is
 written atomically as ``training-state-{nimg:012d}.pt``; older states are removed only after
-the new one is complete, and ``find_latest_state`` returns the newest one that loads.
+the new one is complete, and ``load_latest_state`` returns the newest one that loads, with
+the newer ones it had to skip and why.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def load_state(path: str | os.PathLike[str], map_location: str | torch.device = 
     p = Path(path)
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # any damage: the unpickler raises IndexError, KeyError, …
         raise StateError(
             f"{p} is not a loadable training state ({type(err).__name__}: {err}). Training "
             "states are loaded with torch.load(weights_only=True), which refuses files that "
@@ -62,23 +63,39 @@ def load_state(path: str | os.PathLike[str], map_location: str | torch.device = 
     return state
 
 
-def load_latest_state(
-    run_dir: Path, map_location: str | torch.device = "cpu"
-) -> tuple[Path, dict] | None:
-    """The newest state in ``run_dir`` that loads, and its contents.
+@dataclass
+class FoundState:
+    """The newest training state of a run that loads, and the newer ones that did not."""
 
-    Returns None when the run has no state yet (it stopped before its first one). Raises
-    StateError when states exist but none of them loads.
+    path: Path
+    state: dict
+    skipped: list[tuple[Path, str]]  # (newer state file, why it does not load)
+
+    @property
+    def nimg(self) -> int:
+        return int(self.state["counters"]["nimg"])
+
+
+def load_latest_state(run_dir: Path, map_location: str | torch.device = "cpu") -> FoundState | None:
+    """The newest state in ``run_dir`` that loads, and the newer ones skipped on the way.
+
+    Returns None when the run has no state file at all. Raises StateError when states exist
+    but none of them loads.
     """
     for stale in run_dir.glob(".training-state-*.tmp"):  # a write cut short by a crash
         stale.unlink(missing_ok=True)
     states = list_states(run_dir)
-    errors = []
+    skipped: list[tuple[Path, str]] = []
     for path in reversed(states):
         try:
-            return path, load_state(path, map_location)
+            return FoundState(path, load_state(path, map_location), skipped)
         except StateError as err:
-            errors.append(str(err))
+            skipped.append((path, str(err)))
     if states:
-        raise StateError(f"no training state in {run_dir} loads: " + " | ".join(errors))
+        raise StateError(
+            f"no training state in {run_dir} loads: "
+            + " | ".join(why for _, why in skipped)
+            + ". Nothing was changed. Start a new run (without --resume), or start this one "
+            "over in place with --restart (its files move to a folder abandoned-*/ inside it)"
+        )
     return None

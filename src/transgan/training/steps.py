@@ -167,6 +167,10 @@ def train_iteration(
             labels = labels.to(device, non_blocking=True)
         z = torch.randn(local_batch, latent_dim, device=device)
         nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
+        # fp16: the penalty's input gradient is taken at the scaler's scale (no host sync)
+        grad_scale = None
+        if nets.scaler is not None:
+            grad_scale = nets.scaler.scale(torch.ones((), device=device))
         sums = MicroBatchMeans(k, device)
         label_chunks = labels.chunk(k) if labels is not None else [None] * k
         for i, (real_i, z_i, y_i) in enumerate(
@@ -184,6 +188,7 @@ def train_iteration(
                     augment,
                     separate_batches=separate,
                     penalty_weight=penalty_weight,
+                    grad_scale=grad_scale,
                 )
                 _backward(loss / k, nets.scaler)
             sums.add(loss, parts)
