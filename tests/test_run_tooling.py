@@ -131,7 +131,7 @@ def test_eval_images_folder_and_npz(random_inception_weights, tmp_path):
     common += ["--cache-dir", str(tmp_path / "cache")]
     values = []
     for source in (folder, tmp_path / "imgs.npz"):
-        out = tmp_path / f"{source.stem}.json"
+        out = tmp_path / f"{source.name}.json"  # imgs and imgs.npz: two reports
         result = CliRunner().invoke(
             main, ["eval", "--images", str(source), *common, "--out", str(out)]
         )

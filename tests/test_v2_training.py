@@ -49,7 +49,7 @@ def test_accumulated_micro_batches_equal_one_large_batch(model: str) -> None:
 
 
 def test_batch_must_split_into_ranks_and_micro_batches(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="multiple of 3"):
+    with pytest.raises(ValueError, match="divisible by --accum-steps 3"):
         train(tiny_train_config(accum_steps=3), out=tmp_path)
 
 

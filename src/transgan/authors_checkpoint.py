@@ -67,16 +67,12 @@ def load_authors_file(path: str | os.PathLike[str]) -> Any:
         with torch.serialization.safe_globals(_numpy_data_types()):
             return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):  # damaged or not a pickle at all
-            raise CheckpointError(
-                f"{p} is not a readable PyTorch checkpoint: it is damaged, truncated or in "
-                f"another format ({_last_line(err)}). Check the download (its size and "
-                "checksum), or pass the .pth file the authors released"
-            ) from err
         raise CheckpointError(
-            f"refused {p}: it needs more than tensors to load ({str(err).splitlines()[0]}). "
-            "TransGAN opens checkpoints with torch.load(weights_only=True) only, so a file "
-            "cannot run code. If you trust the file, re-save just its state dicts "
+            f"refused {p}: torch.load(weights_only=True) cannot read it "
+            f"({_last_line(err)}): it is damaged, truncated or in another format, or it "
+            "needs more than tensors to load. TransGAN opens checkpoints with "
+            "torch.load(weights_only=True) only, so a file cannot run code. Check the "
+            "download (size, checksum); if you trust the file, re-save just its state dicts "
             "(torch.save({'avg_gen_state_dict': ckpt['avg_gen_state_dict']}, 'clean.pth')) "
             "in a separate Python session and import that"
         ) from err

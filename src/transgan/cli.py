@@ -42,7 +42,7 @@ class CommandLine(click.Group):
             if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
                 raise
             if getattr(err, "usage", False):  # a bad option value: exit 2, as click's own
-                raise click.UsageError(user_message(err), ctx) from err
+                raise click.UsageError(user_message(err)) from err
             raise click.ClickException(user_message(err)) from err
 
 

@@ -125,11 +125,12 @@ def discriminator_loss(
     if penalize and penalty_weight != 1.0:
         penalty = penalty * penalty_weight
     if config.kind == "wgangp-eps":
-        loss = d_fake.mean() - d_real.mean() + penalty + config.eps_weight * d_real.square().mean()
+        adv = d_fake.mean() - d_real.mean() + config.eps_weight * d_real.square().mean()
     elif config.kind == "hinge":
-        loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        adv = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
     else:
-        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + penalty
+        adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    loss = adv + penalty
     stats = {
         "d_real": d_real.detach().mean(),
         "d_fake": d_fake.detach().mean(),

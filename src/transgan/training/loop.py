@@ -298,7 +298,8 @@ def _resume_point(
         raise StateError(
             f"{run_dir} has no training state to resume from"
             + (
-                f" (it has {len(snapshots)} snapshots, but no training-state-*.pt)"
+                f" (it holds network snapshots, {len(snapshots)} of them, but no "
+                "training-state-*.pt)"
                 if snapshots
                 else ""
             )

@@ -192,7 +192,12 @@ def train_iteration(
                 )
                 _backward(loss / k, nets.scaler)
             sums.add(loss, parts)
-        step = optimizer_step(nets.opt_d, d_params, cfg.grad_clip, nets.scaler, sums.loss)
+        # fp16: a penalty taken at a too-large scale overflows as the gradients do (the
+        # scaler skips the step and lowers its scale): routine, so the loss counts as a
+        # failure only where the penalty is finite
+        finite_penalty = torch.isfinite(sums.stats["penalty"])
+        check = torch.where(finite_penalty, sums.loss, torch.zeros_like(sums.loss))
+        step = optimizer_step(nets.opt_d, d_params, cfg.grad_clip, nets.scaler, check)
         stats.add({**sums.stats, **{f"d_{key}": v for key, v in step.items()}})
 
     # G step. D's parameters are frozen so G's backward writes no gradient into D.
