@@ -56,6 +56,25 @@ def test_auto_times_the_runs_iteration_both_ways_and_keeps_the_faster(
     assert "img/s" in record["reason"]
 
 
+def test_auto_times_whole_cycles_of_the_lazy_penalty(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transgan.distributed import DistInfo
+
+    steps: list[int] = []
+    real_iteration = autoprecision.train_iteration
+
+    def iteration(nets, data, cfg, **kwargs):
+        steps.append(kwargs["first_d_step"])
+        real_iteration(nets, data, cfg, **kwargs)
+
+    monkeypatch.setattr(autoprecision, "train_iteration", iteration)
+    cfg = tiny_train_config(penalty_every=3, n_critic=2)
+    batch = torch.rand(cfg.batch, 3, 16, 16) * 2 - 1
+    info = DistInfo(0, 1, 0, torch.device("cpu"))
+    autoprecision.iteration_seconds(cfg, cfg.model_config(), info, batch, ("fp32",))
+    # D steps 0-5 of each timing: the penalty (every 3rd D step) on 2 of 6, as in training
+    assert steps[:3] == [0, 2, 4] and len(steps) % 3 == 0
+
+
 def test_auto_leaves_the_runs_random_streams_alone(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -1,18 +1,19 @@
 """``--precision auto``: time this run's own training iteration in fp32 and bf16, keep the faster.
 
 The figures are real training iterations (``n_critic`` D steps and a G step, with the run's
-loss, penalty, augmentation and batch) of throw-away copies of the run's networks, fed one
-real batch over and over, so the data loader is left out of both. The two precisions are
-timed alternately (best of a few rounds each), so a burst of load from another process hits
-both rather than one. Everything runs inside ``torch.random.fork_rng``: the run's random
-streams are untouched, and a run with auto draws exactly what a run with the chosen
-precision would.
+loss, augmentation and batch, over a whole cycle of ``--penalty-every`` so the penalty counts
+as often as it will in training) of throw-away copies of the run's networks, fed one real
+batch over and over, so the data loader is left out of both. The two precisions are timed
+alternately (best of a few rounds each), so a burst of load from another process hits both
+rather than one. Everything runs inside ``torch.random.fork_rng``: the run's random streams
+are untouched, and a run with auto draws exactly what a run with the chosen precision would.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import time
 from collections.abc import Callable
 
@@ -54,6 +55,9 @@ def iteration_seconds(
     """Seconds per training iteration of fresh copies of the run's networks in each
     precision (best of alternating rounds); the global RNG states are restored after."""
     device = info.device
+    # with --penalty-every k the penalty falls on every k-th D step: time whole cycles after
+    # which the pattern repeats, or the penalty's double backward would count on every one
+    cycle = cfg.penalty_every // math.gcd(cfg.penalty_every, cfg.n_critic)
     local_batch = cfg.batch // info.world_size
     local_g_batch = cfg.g_batch // info.world_size
     devices = [device] if device.type == "cuda" else []
@@ -68,22 +72,25 @@ def iteration_seconds(
             runs[precision] = (run_cfg, nets)
 
         def once(precision: str) -> float:
+            """Seconds per iteration over one cycle of the lazy penalty's pattern."""
             run_cfg, nets = runs[precision]
             _sync(device)
             start = time.perf_counter()
-            train_iteration(
-                nets,
-                itertools.repeat(batch),
-                run_cfg,
-                device=device,
-                local_batch=local_batch,
-                local_g_batch=local_g_batch,
-                nimg_step=cfg.batch * cfg.n_critic,
-                nimg_after=cfg.batch * cfg.n_critic,
-                stats=TickStats(),
-            )
+            for i in range(cycle):
+                train_iteration(
+                    nets,
+                    itertools.repeat(batch),
+                    run_cfg,
+                    device=device,
+                    local_batch=local_batch,
+                    local_g_batch=local_g_batch,
+                    nimg_step=cfg.batch * cfg.n_critic,
+                    nimg_after=cfg.batch * cfg.n_critic * (i + 1),
+                    stats=TickStats(),
+                    first_d_step=i * cfg.n_critic,
+                )
             _sync(device)
-            return time.perf_counter() - start
+            return (time.perf_counter() - start) / cycle
 
         began = time.perf_counter()
         for precision in precisions:  # warm-up: first calls allocate and pick kernels
