@@ -34,10 +34,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from transgan.distributed import DistInfo
-from transgan.losses import LossConfig
-from transgan.precision import BF16_CPU_FLAGS, PrecisionChoice, cpu_model_and_flags
 from transgan.training.autoprecision import choose_for_batch
 from transgan.training.config import TrainConfig
+from transgan.training.losses import LossConfig
+from transgan.training.precision import BF16_CPU_FLAGS, PrecisionChoice, cpu_model_and_flags
 from transgan.training.setup import build_networks
 from transgan.training.steps import TickStats, train_iteration
 

@@ -12,7 +12,7 @@ fi
 export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1 TRANSGAN_CACHE=/tmp/tgc
 nvidia-smi -L | tee "$OUT/device.txt"
 python3 -c "import torch; print(torch.__version__)" | tee -a "$OUT/device.txt"
-python3 -c "from transgan import digits_metric as d; d.classifier_path(); print('digits classifier', d.test_accuracy())" | tee -a "$OUT/device.txt"
+python3 -c "from transgan.evaluation import digits as d; d.classifier_path(); print('digits classifier', d.test_accuracy())" | tee -a "$OUT/device.txt"
 timeout 170 bash benchmarks/quality_sweep.sh /tmp/sweep 80 cuda > "$OUT/sweep.txt" 2>&1
 cp /tmp/sweep/sweep.jsonl "$OUT/" 2>/dev/null
 (cd /tmp/sweep && tar czf "$OUT/grids.tgz" */fakes000080.png */fakes000160.png 2>/dev/null)

@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image
 
 from transgan.data import InfiniteLoader, ShardSampler, build_dataset
-from transgan.data.prepared import prepare
-from transgan.precision import cpu_model_and_flags
+from transgan.data.preparation import prepare
+from transgan.training.precision import cpu_model_and_flags
 
 
 def cpu_name() -> str:

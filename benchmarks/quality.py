@@ -1,8 +1,8 @@
 """Equal-time quality comparison on the built-in digits: recipes × seeds, medians.
 
 Each run is ``transgan train --recipe R --seed S --max-time T`` followed by the digits
-metrics of its final snapshot (``digits_metric.py``: a classifier trained on the digits'
-training split; the reference is the held-out split). Prints a table of medians and
+metrics of its final snapshot (``transgan/evaluation/digits.py``: a classifier trained on
+the digits' training split; the reference is the held-out split). Prints a table of medians and
 writes every run's numbers to ``OUT/quality.jsonl``.
 
     python benchmarks/quality.py --recipe digits-dcgan --recipe digits-demo \\
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from transgan.precision import cpu_model_and_flags
+from transgan.training.precision import cpu_model_and_flags
 
 METRICS = "dfid2k,dkid2k,dis2k,dcov2k"
 KEYS = ("dfid2k", "dkid2k_mean", "dis2k_mean", "dcov2k", "dcov2k_confident")

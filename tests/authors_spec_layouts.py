@@ -1,5 +1,5 @@
 """The authors' state-dict layouts written out from SPEC.md / SPEC-v2 §8.1, independently of
-``transgan.authors_layout``: key -> shape, bare module (no ``module.`` prefix).
+``transgan.interop.authors_layout``: key -> shape, bare module (no ``module.`` prefix).
 
 Used to make synthetic authors' checkpoints without downloading anything.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from transgan.augment import AugmentConfig, diff_augment, rand_cutout, rand_translation
+from transgan.training.augment import AugmentConfig, diff_augment, rand_cutout, rand_translation
 
 
 def test_keeps_shape_and_passes_gradient() -> None:

@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from authors_spec_layouts import layouts
 from click.testing import CliRunner
 
-from transgan.authors_checkpoint import (
+from transgan.cli.main import main
+from transgan.interop.authors_checkpoint import (
     CheckpointError,
     authors_state_dict,
     import_checkpoint,
     import_state,
 )
-from transgan.cli import main
 from transgan.presets import build_discriminator, build_generator, get_config
 from transgan.snapshot import read_snapshot
 

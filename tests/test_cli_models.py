@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from PIL import Image
 
-from transgan.cli import main
+from transgan.cli.main import main
 
 
 def test_models_table_lists_every_preset_with_exact_counts() -> None:

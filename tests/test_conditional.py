@@ -12,7 +12,7 @@ from conftest import tiny_train_config
 from PIL import Image
 
 import transgan
-from transgan.cli import main
+from transgan.cli.main import main
 from transgan.data import DataError
 from transgan.data.labels import build_labeled_dataset, class_shares
 from transgan.snapshot import load_generator, read_snapshot_extra

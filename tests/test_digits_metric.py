@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from transgan import digits_metric
 from transgan.data.datasets import digits_split, load_digits
-from transgan.metrics import EvalError, evaluate, parse_metrics
+from transgan.evaluation import digits as digits_metric
+from transgan.evaluation.metrics import EvalError, evaluate, parse_metrics
 
 pytestmark = pytest.mark.usefixtures("digits_cache")
 
@@ -75,7 +75,7 @@ def test_eval_prints_digit_metrics_of_a_snapshot_offline(tmp_path) -> None:
     from click.testing import CliRunner
     from conftest import tiny_train_config
 
-    from transgan.cli import main
+    from transgan.cli.main import main
     from transgan.training.loop import train
 
     run_dir = train(tiny_train_config(kimg=0.016), out=tmp_path)

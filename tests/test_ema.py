@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from transgan.ema import EMA
+from transgan.training.ema import EMA
 
 
 def test_half_life_halves_the_distance_to_the_model() -> None:

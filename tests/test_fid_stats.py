@@ -15,11 +15,11 @@ import torch
 from click.testing import CliRunner
 from conftest import tiny_train_config
 
-from transgan import fid_stats
-from transgan.cli import main
+from transgan.cli.main import main
 from transgan.data.datasets import MappedDataset, load_digits
+from transgan.evaluation import fid_stats
+from transgan.evaluation.metrics import EvalError, real_subset
 from transgan.images import quantize, to_uint8
-from transgan.metrics import EvalError, real_subset
 from transgan.training.loop import train
 
 

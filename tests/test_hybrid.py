@@ -9,9 +9,9 @@ from conftest import tiny_train_config
 from torch import nn
 
 import transgan
-from transgan.cli import main
-from transgan.recipes import RECIPES
-from transgan.train_cli import apply_recipe
+from transgan.cli.main import main
+from transgan.cli.train import apply_recipe
+from transgan.training.recipes import RECIPES
 
 
 @pytest.mark.parametrize("name", ["transgan_s", "transgan_stl10", "transgan_celeba64"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 import transgan
-from transgan.locality import LocalityMasks, LocalitySchedule, window_mask
 from transgan.models.layers import Block
+from transgan.models.locality import LocalityMasks, LocalitySchedule, window_mask
 
 
 def _allowed(mask: torch.Tensor, width: int, y: int, x: int) -> set[tuple[int, int]]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from transgan.losses import LossConfig, discriminator_loss, generator_loss
+from transgan.training.losses import LossConfig, discriminator_loss, generator_loss
 
 
 class LinearCritic(nn.Module):

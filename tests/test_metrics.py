@@ -20,9 +20,9 @@ from conftest import tiny_train_config
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from transgan.cli import main
+from transgan.cli.main import main
+from transgan.evaluation.metrics import EvalError, parse_metrics, resolve_inception_weights
 from transgan.fileio import read_jsonl
-from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
 from transgan.training.loop import train
 
 
@@ -177,7 +177,7 @@ def test_training_writes_metric_records(random_inception_weights: Path, tmp_path
 def test_real_weights_separate_digits_from_noise(tmp_path: Path) -> None:
     # With the real network, real digits must be far closer to digits than noise is.
     from transgan.data import build_dataset
-    from transgan.metrics import evaluate, real_subset
+    from transgan.evaluation.metrics import evaluate, real_subset
 
     class Noise(torch.nn.Module):
         def __init__(self):

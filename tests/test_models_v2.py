@@ -193,8 +193,8 @@ def test_gradient_penalty_double_backward_through_every_v2_discriminator(name: s
 
     from conftest import tiny_overrides
 
-    from transgan.losses import LossConfig, discriminator_loss
     from transgan.models import MultiScaleDiscriminator
+    from transgan.training.losses import LossConfig, discriminator_loss
 
     config = transgan.get_config(name, **tiny_overrides(name)).discriminator
     if config.img_size > 64:  # same scales, windows and tails on a 64-px image: seconds

@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transgan.augment import AugmentConfig, diff_augment
-from transgan.locality import window_mask
+from transgan.models.locality import window_mask
+from transgan.training.augment import AugmentConfig, diff_augment
 
 policies = st.lists(st.sampled_from(["color", "translation", "cutout"]), unique=True)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from transgan.cli import main
+from transgan.cli.main import main
 from transgan.fileio import read_jsonl
 
 MAX_DFID = 450.0

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from conftest import tiny_cli_args, tiny_train_config
 from PIL import Image
 
-from transgan.augment import random_xflip
-from transgan.cli import main
+from transgan.cli.main import main
 from transgan.data import build_dataset
 from transgan.data.datasets import DataError
 from transgan.data.prepared import PreparedDataset
-from transgan.metrics import parse_metrics
+from transgan.evaluation.metrics import parse_metrics
 from transgan.progress import duration, status_line
+from transgan.training.augment import random_xflip
 from transgan.training.config import TrainConfig
 from transgan.training.loop import train
 
@@ -181,10 +181,10 @@ def dinov2_layout_state(dim: int = 64, depth: int = 2, grid: int = 5, seed: int 
 
 def test_fdd_runs_offline_from_a_local_dinov2_weights_file(tmp_path):
     from transgan.data.datasets import TensorImages, load_digits
-    from transgan.dinov2 import DinoV2FeatureExtractor
-    from transgan.fid_stats import dataset_batches, frechet_distance, statistics
+    from transgan.evaluation.dinov2 import DinoV2FeatureExtractor
+    from transgan.evaluation.fid_stats import dataset_batches, frechet_distance, statistics
+    from transgan.evaluation.metrics import evaluate
     from transgan.images import to_uint8
-    from transgan.metrics import evaluate
 
     spec = parse_metrics("fdd2k")[0]
     assert (spec.kind, spec.num_samples) == ("fdd", 2000)
@@ -211,8 +211,8 @@ def test_fdd_runs_offline_from_a_local_dinov2_weights_file(tmp_path):
 
 
 def test_dinov2_weights_that_do_not_fit_are_refused_with_the_fix(tmp_path, monkeypatch):
-    from transgan.dinov2 import DINOV2_URL, DinoV2Error, load_encoder, resolve_weights
-    from transgan.metrics import EvalError
+    from transgan.evaluation.dinov2 import DINOV2_URL, DinoV2Error, load_encoder, resolve_weights
+    from transgan.evaluation.metrics import EvalError
 
     state = dinov2_layout_state()
     bad = tmp_path / "registers.pth"

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from conftest import tiny_train_config
 
-from transgan.cli import main
+from transgan.cli.main import main
 from transgan.snapshot import SnapshotError, load_generator
 from transgan.training.loop import train
 from transgan.training.state import StateError, load_latest_state, load_state

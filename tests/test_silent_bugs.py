@@ -15,10 +15,10 @@ from conftest import poison_d_loss, tiny_train_config
 from PIL import Image
 
 from transgan.data.datasets import data_key
-from transgan.ema import EMA
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
 from transgan.training import loop
+from transgan.training.ema import EMA
 from transgan.training.loop import TrainingError, train
 
 HERE = Path(__file__).parent

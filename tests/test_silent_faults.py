@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -10,16 +11,16 @@ import pytest
 import torch
 from conftest import tiny_overrides, tiny_train_config
 
-from transgan import precision, presets
+from transgan import presets
 from transgan.data import datasets as builtin
 from transgan.data import labels as labelled
 from transgan.fileio import append_jsonl, read_jsonl
-from transgan.losses import LossConfig, discriminator_loss
 from transgan.models.layers import NoiseInjection
-from transgan.precision import PrecisionError
 from transgan.sampling import generate_images, latents, stream_seed
-from transgan.training import autoprecision
+from transgan.training import autoprecision, precision
 from transgan.training.loop import train
+from transgan.training.losses import LossConfig, discriminator_loss
+from transgan.training.precision import PrecisionError
 from transgan.training.state import list_states, load_state
 
 
@@ -148,7 +149,7 @@ class _Images(torch.utils.data.Dataset):
 def test_prepared_stl10_is_the_unlabelled_split(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from transgan.data.prepared import prepare
+    from transgan.data.preparation import prepare
 
     monkeypatch.setattr(builtin, "_torchvision", lambda name, res, root, dl: _Images(12))
 
@@ -212,14 +213,14 @@ def test_stream_seeds_are_stable_and_distinct() -> None:
     assert len({stream_seed(7, s) for s in ("latents", "noise", "labels")}) == 3
     # documented as stable across versions: this value must never change
     assert stream_seed(0, "noise") == int.from_bytes(
-        __import__("hashlib").sha256(b"transgan/noise/0").digest()[:8], "little"
+        hashlib.sha256(b"transgan/noise/0").digest()[:8], "little"
     ) & (2**63 - 1)
     with pytest.raises(ValueError, match="unknown random stream"):
         stream_seed(0, "colour")
 
 
 def test_metric_labels_are_not_drawn_from_the_noise_stream() -> None:
-    from transgan.metrics import Uint8Generator
+    from transgan.evaluation.metrics import Uint8Generator
 
     config = presets.get_config("transgan_tiny", **tiny_overrides("transgan_tiny"))
     wrapped = Uint8Generator(presets.build_generator(config), noise_seed=3)
@@ -245,7 +246,7 @@ def test_mirror_default_follows_the_data(model: str, data: str, cond: bool, expe
 
 
 def test_mirror_default_of_a_folder_prepared_from_digits(tmp_path: Path) -> None:
-    from transgan.data.prepared import prepare
+    from transgan.data.preparation import prepare
     from transgan.training.config import TrainConfig
 
     prepare("digits", 8, tmp_path / "digits8")

@@ -12,10 +12,10 @@ from conftest import tiny_train_config
 
 from transgan.distributed import DistInfo
 from transgan.fileio import read_jsonl
-from transgan.losses import LossConfig, discriminator_loss
 from transgan.training import steps
 from transgan.training.config import TrainConfig
 from transgan.training.loop import train
+from transgan.training.losses import LossConfig, discriminator_loss
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-run"
 CPU = DistInfo(0, 1, 0, torch.device("cpu"))

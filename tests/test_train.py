@@ -12,6 +12,7 @@ from conftest import one_iteration, tiny_train_config
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
 from transgan.training.loop import train
+from transgan.training.losses import LossConfig
 from transgan.training.state import list_states, load_state
 
 
@@ -60,7 +61,7 @@ def _assert_states_identical(a: dict, b: dict) -> None:
             "local_windows": (1,),
             "local_until_kimg": (0.04,),
         },
-        {"loss": __import__("transgan").losses.LossConfig("logistic")},
+        {"loss": LossConfig("logistic")},
         {"cond": True, "mirror": True},
     ],
     ids=["default", "mtct+locality", "logistic-r1", "cond+mirror"],
@@ -102,7 +103,7 @@ def test_generate_grid_and_interpolation_from_a_snapshot(tmp_path: Path) -> None
     from click.testing import CliRunner
     from PIL import Image
 
-    from transgan.cli import main
+    from transgan.cli.main import main
 
     run_dir = train(tiny_train_config(kimg=0.016, tick_kimg=0.016), out=tmp_path)
     snapshot = str(run_dir / "network-snapshot-000000.safetensors")

@@ -12,12 +12,12 @@ import pytest
 import torch
 from conftest import one_iteration, tiny_train_config
 
-from transgan.augment import AugmentConfig, diff_augment, rand_erase, rand_hue
 from transgan.distributed import DistInfo
 from transgan.fileio import read_jsonl
-from transgan.losses import LossConfig
 from transgan.snapshot import load_generator
+from transgan.training.augment import AugmentConfig, diff_augment, rand_erase, rand_hue
 from transgan.training.loop import train
+from transgan.training.losses import LossConfig
 from transgan.training.setup import build_networks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-run"

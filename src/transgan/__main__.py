@@ -1,3 +1,3 @@
-from transgan.cli import main
+from transgan.cli.main import main
 
 main()

@@ -106,7 +106,7 @@ def load_generator(
     A snapshot taken while locality-aware attention was in force records that mask; it is
     installed again, so the generator computes what the run evaluated at that kimg.
     """
-    from transgan.locality import apply_recorded_mask
+    from transgan.models.locality import apply_recorded_mask
 
     tensors, config, extra = read_snapshot(path)
     try:

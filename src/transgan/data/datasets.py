@@ -23,11 +23,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision import transforms
 
+from transgan.data.errors import DataError
+
 BUILTIN_DATASETS = ("digits", "digits-test", "digits-all", "cifar10", "stl10", "celeba")
-
-
-class DataError(ValueError):
-    """Data that cannot be used for training, with what to do about it."""
 
 
 class TensorImages(Dataset):
@@ -50,7 +48,7 @@ def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's digits as (N, 8, 8) floats in [0, 1] and (N,) labels, for ``split``.
 
     A fixed shuffle (seed 0) holds out every third image — 599 of the 1,797 — as ``test``:
-    the reference of the digits metrics (``digits_metric.py``), never trained on when
+    the reference of the digits metrics (``evaluation/digits.py``), never trained on when
     ``--data digits`` (= ``train``, 1,198 images) is used. ``all`` is every image.
     """
     from sklearn.datasets import load_digits as sk_digits

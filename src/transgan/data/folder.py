@@ -21,7 +21,7 @@ from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as TF
 
-from transgan.data.datasets import DataError
+from transgan.data.errors import DataError
 from transgan.progress import bar as progress_bar
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from transgan.data.datasets import DataError, TensorImages
+from transgan.data.datasets import TensorImages
+from transgan.data.errors import DataError
 
 # The signals that ask a training run to stop (with a state) rather than die.
 STOP_SIGNALS = tuple(

@@ -22,8 +22,8 @@ from torch.utils.data import Dataset, default_collate
 
 from transgan import presets
 from transgan.distributed import DistInfo
-from transgan.precision import PrecisionChoice, bf16_candidate, device_name
 from transgan.training.config import TrainConfig
+from transgan.training.precision import PrecisionChoice, bf16_candidate, device_name
 from transgan.training.setup import build_networks
 from transgan.training.steps import TickStats, train_iteration
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transgan import presets
-from transgan.augment import AugmentConfig
-from transgan.losses import LossConfig
 from transgan.models.fields import check_fields
 from transgan.models.generator import GeneratorConfig
+from transgan.training.augment import AugmentConfig
+from transgan.training.losses import LossConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -114,7 +114,7 @@ class TrainConfig:
     def check_metrics(self) -> None:
         """Refuse unknown metric names before any work (imports the metrics module)."""
         if self.metrics:
-            from transgan.metrics import parse_metrics
+            from transgan.evaluation.metrics import parse_metrics
 
             parse_metrics(",".join(self.metrics))
 
@@ -158,7 +158,7 @@ class TrainConfig:
 
     def tensorboard_used(self) -> bool:
         """``tensorboard`` as given, else on exactly when the package is installed."""
-        from transgan.tensorboard_log import available
+        from transgan.training.tensorboard_log import available
 
         if self.tensorboard and not available():
             raise ValueError(

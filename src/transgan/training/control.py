@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from transgan.data.loader import STOP_SIGNALS
 from transgan.training.setup import Counters
 
-if TYPE_CHECKING:
-    from transgan.training.loop import TickReporter
+
+class EvaluationTime(Protocol):
+    """What the clock reads: seconds spent on metrics so far (the loop's ``TickReporter``)."""
+
+    metrics_seconds: float
 
 
 class StopRequest:
@@ -41,7 +44,7 @@ class StopRequest:
 class TrainingClock:
     """Adds wall-clock time to ``counters.train_seconds``, leaving out metric evaluations."""
 
-    def __init__(self, counters: Counters, reporter: TickReporter) -> None:
+    def __init__(self, counters: Counters, reporter: EvaluationTime) -> None:
         self.counters, self.reporter = counters, reporter
         self.last, self.last_metrics = time.perf_counter(), reporter.metrics_seconds
 

@@ -18,8 +18,7 @@ from torch.utils.data import Dataset
 
 from transgan.data.datasets import MappedDataset, data_key, image_of
 from transgan.data.labels import class_shares
-from transgan.fileio import append_jsonl
-from transgan.metrics import (
+from transgan.evaluation.metrics import (
     INCEPTION_URL,
     EvalError,
     evaluate,
@@ -28,6 +27,7 @@ from transgan.metrics import (
     real_subset,
     resolve_inception_weights,
 )
+from transgan.fileio import append_jsonl
 from transgan.training.config import TrainConfig
 
 
@@ -50,7 +50,7 @@ class TrainingMetrics:
             self.weights = resolve_inception_weights(None)
         self.dinov2_weights = None
         if any(feature_extractor_of(s.kind) == "dinov2" for s in self.specs):
-            from transgan import dinov2
+            from transgan.evaluation import dinov2
 
             self.dinov2_weights = dinov2.resolve_weights(cfg.dinov2_weights)  # fetch it now
         labels = getattr(dataset, "labels", None)  # --cond: pairs; metrics want images

@@ -26,16 +26,15 @@ from transgan.data.labels import build_labeled_dataset, class_shares
 from transgan.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed, shutdown
 from transgan.fileio import append_jsonl, write_json_atomic
 from transgan.images import save_grid
-from transgan.locality import LocalityMasks, LocalitySchedule
-from transgan.precision import PrecisionChoice, precision_for_resume, precision_history
+from transgan.models.locality import LocalityMasks, LocalitySchedule
 from transgan.runtime import seed_everything
 from transgan.sampling import class_rows, generate_images, latents
 from transgan.snapshot import save_snapshot
-from transgan.tensorboard_log import TensorBoardLog
 from transgan.training.autoprecision import choose_precision
 from transgan.training.config import TrainConfig
 from transgan.training.control import StopRequest, TrainingClock
 from transgan.training.evaluation import TrainingMetrics
+from transgan.training.precision import PrecisionChoice, precision_for_resume, precision_history
 from transgan.training.rundir import new_run_dir, set_aside
 from transgan.training.setup import (
     Counters,
@@ -46,6 +45,7 @@ from transgan.training.setup import (
 )
 from transgan.training.state import StateError, load_latest_state, save_state
 from transgan.training.steps import FP16_FLOOR_SCALE, Networks, TickStats, train_iteration
+from transgan.training.tensorboard_log import TensorBoardLog
 
 # Under DDP, ranks agree on a stop request through a collective (a host sync), so they ask
 # only every this many iterations and at tick ends; a lone process checks its flag freely.

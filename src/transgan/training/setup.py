@@ -16,9 +16,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from transgan import presets
 from transgan.distributed import DistInfo
-from transgan.ema import EMA
 from transgan.training import rng
 from transgan.training.config import TrainConfig
+from transgan.training.ema import EMA
 from transgan.training.steps import Networks
 
 

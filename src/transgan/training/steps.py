@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from transgan.augment import diff_augment, random_xflip
-from transgan.ema import EMA
-from transgan.losses import discriminator_loss, generator_loss
+from transgan.training.augment import diff_augment, random_xflip
 from transgan.training.config import TrainConfig
+from transgan.training.ema import EMA
+from transgan.training.losses import discriminator_loss, generator_loss
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

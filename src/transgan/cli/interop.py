@@ -41,10 +41,10 @@ def import_command(
 ) -> None:
     """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict)
     into our snapshot (.safetensors), loaded strictly; nothing in the file is executed."""
-    from transgan.authors_checkpoint import CheckpointError, import_checkpoint
+    from transgan.cli.train import parse_overrides
     from transgan.fileio import check_output
+    from transgan.interop.authors_checkpoint import CheckpointError, import_checkpoint
     from transgan.snapshot import DISCRIMINATOR_FORMAT, save_snapshot
-    from transgan.train_cli import parse_overrides
 
     check_output(out_file, "--out", inputs=(checkpoint,), force=force)
     try:
@@ -82,9 +82,9 @@ def export_command(source: Path, out_format: str, out_file: Path, epoch: int, fo
       transgan export runs/00001-x/network-snapshot-010000.safetensors --out checkpoint.pth
       # then, in the authors' repository: python test.py ... --load_path checkpoint.pth
     """
-    from transgan.authors_checkpoint import export_checkpoint
-    from transgan.authors_layout import LayoutError
     from transgan.fileio import check_output
+    from transgan.interop.authors_checkpoint import export_checkpoint
+    from transgan.interop.authors_layout import LayoutError
     from transgan.snapshot import (
         DISCRIMINATOR_FORMAT,
         SnapshotError,

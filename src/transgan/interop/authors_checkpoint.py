@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from transgan.authors_layout import LayoutError, authors_map, fixed_buffers
+from transgan.interop.authors_layout import LayoutError, authors_map, fixed_buffers
 from transgan.models.layers import RelativePositionBias, relative_position_index
 from transgan.presets import ModelConfig, build_discriminator, build_generator, list_models
 from transgan.presets import get_config as preset_config

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-from transgan.metrics import DINOV2_ENV, EvalError, given_weights_file, load_weights_file
+from transgan.evaluation.weights import DINOV2_ENV, EvalError, given_weights_file, load_weights_file
 
 DINOV2_FILE = "dinov2_vitl14_pretrain.pth"
 DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/" + DINOV2_FILE

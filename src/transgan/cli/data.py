@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from transgan.metrics import WEIGHTS_ENV
+from transgan.evaluation.metrics import WEIGHTS_ENV
 
 EXAMPLES = """
 \b
@@ -46,7 +46,7 @@ def prepare_data_command(
     stl10 / celeba) once into OUT: a uint8 memory-mapped array plus a JSON index, with the
     labels of class subfolders. `--data OUT` then trains from it (docs: data/prepared.py)."""
     from transgan.data import DataError
-    from transgan.data.prepared import prepare
+    from transgan.data.preparation import prepare
 
     start = time.time()
     try:
@@ -101,10 +101,10 @@ def fid_stats_command(
 ) -> None:
     """Write FID reference statistics (mu, sigma of Inception pool3 features) of a data set
     to an .npz in the TTUR / pytorch-fid format, for `transgan eval --ref-stats`."""
-    from transgan import fid_stats
     from transgan.data import DataError, build_dataset
+    from transgan.evaluation import fid_stats
+    from transgan.evaluation.metrics import EvalError, real_subset, resolve_inception_weights
     from transgan.fileio import check_output
-    from transgan.metrics import EvalError, real_subset, resolve_inception_weights
     from transgan.runtime import resolve_device
 
     check_output(out_file, "--out", inputs=(Path(data), inception_weights), force=force)

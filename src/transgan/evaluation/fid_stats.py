@@ -21,8 +21,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from transgan import progress
+from transgan.evaluation.metrics import EvalError, Uint8Generator
 from transgan.images import quantize
-from transgan.metrics import EvalError, Uint8Generator
 
 FEATURES = "2048"
 
@@ -82,7 +82,7 @@ def inception(weights: Path | None, device: torch.device) -> nn.Module:
             verbose=False,
         )
     except OSError as err:
-        from transgan.metrics import INCEPTION_FILE, INCEPTION_URL, WEIGHTS_ENV
+        from transgan.evaluation.metrics import INCEPTION_FILE, INCEPTION_URL, WEIGHTS_ENV
 
         raise EvalError(
             f"could not get the Inception weights ({err}); download {INCEPTION_FILE} from "

@@ -12,7 +12,8 @@ import click
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from transgan.metrics import DINOV2_ENV, WEIGHTS_ENV, MetricSpec
+from transgan.evaluation.metrics import WEIGHTS_ENV, MetricSpec
+from transgan.evaluation.weights import DINOV2_ENV
 from transgan.progress import interactive
 from transgan.runtime import MAX_SEED
 
@@ -128,7 +129,7 @@ def eval_command(
 
     A class-conditional model samples its classes in the training data's proportions."""
     from transgan.data import DataError
-    from transgan.metrics import EvalError, parse_metrics, resolve_inception_weights
+    from transgan.evaluation.metrics import EvalError, parse_metrics, resolve_inception_weights
     from transgan.runtime import resolve_device
     from transgan.snapshot import SnapshotError
 
@@ -202,7 +203,7 @@ def _eval_snapshot(
 ) -> dict:
     """``eval SNAPSHOT --data``: against the data set's real images (per class on request)."""
     from transgan.data.datasets import data_key
-    from transgan.metrics import EvalError, evaluate, real_subset
+    from transgan.evaluation.metrics import EvalError, evaluate, real_subset
     from transgan.snapshot import load_generator, read_snapshot_extra
 
     specs = scoring.specs
@@ -267,11 +268,11 @@ def _eval_images(
     scoring: Scoring,
 ) -> dict:
     """``eval --images``: the same metrics and reference caching for images from anywhere."""
-    from transgan import fid_stats
     from transgan.data import build_dataset
     from transgan.data.datasets import data_key
-    from transgan.data.score_images import load_images
-    from transgan.metrics import evaluate, real_subset
+    from transgan.evaluation import fid_stats
+    from transgan.evaluation.image_sources import load_images
+    from transgan.evaluation.metrics import evaluate, real_subset
 
     images = load_images(images_path, resolution)
     size = images[0].shape[-1]
@@ -304,7 +305,7 @@ def _eval_against_stats(
     scoring: Scoring,
 ) -> dict:
     """``eval --ref-stats``: FID of SNAPSHOT's samples against precomputed statistics."""
-    from transgan import fid_stats
+    from transgan.evaluation import fid_stats
     from transgan.snapshot import load_generator, read_snapshot_extra
 
     generator, config = load_generator(snapshot, device)
@@ -343,8 +344,8 @@ def _eval_against_stats(
 )
 def plot_command(run_dir: Path, out_file: Path | None, force: bool) -> None:
     """Plot losses, D outputs and every metric of RUN_DIR against kimg into curves.png."""
+    from transgan.evaluation.plotting import plot_run
     from transgan.fileio import check_output
-    from transgan.plotting import plot_run
 
     if out_file is not None:
         inputs = (run_dir / "stats.jsonl", *run_dir.glob("metric-*.jsonl"))

@@ -12,11 +12,11 @@ import click
 from click.core import ParameterSource
 
 from transgan import presets
-from transgan.augment import AugmentConfig
-from transgan.losses import LOSSES, LossConfig
-from transgan.recipes import get_recipe, list_recipes
 from transgan.runtime import MAX_SEED, resolve_device
+from transgan.training.augment import AugmentConfig
 from transgan.training.config import PRECISIONS, TrainConfig
+from transgan.training.losses import LOSSES, LossConfig
+from transgan.training.recipes import get_recipe, list_recipes
 
 # Options that may change when a run is resumed; everything else comes from config.json.
 RESUMABLE = {
@@ -333,10 +333,10 @@ def train(ctx: click.Context, **opts: Any) -> None:
         )
         return
     from transgan.data import DataError
-    from transgan.metrics import EvalError
-    from transgan.precision import PrecisionError
+    from transgan.evaluation.metrics import EvalError
     from transgan.training.loop import TrainingError
     from transgan.training.loop import train as run_training
+    from transgan.training.precision import PrecisionError
     from transgan.training.state import StateError
 
     try:

@@ -28,6 +28,11 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from transgan.data.datasets import MappedDataset
+from transgan.evaluation.weights import (
+    EvalError,
+    given_weights_file,
+    load_weights_file,
+)
 from transgan.images import quantize, to_uint8
 from transgan.models.layers import noise_from
 from transgan.sampling import stream_seed
@@ -37,7 +42,6 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
-DINOV2_ENV = "TRANSGAN_DINOV2_WEIGHTS"  # the DINOv2 weights file for fdd (see dinov2.py)
 _METRIC = re.compile(r"^(fid|is|kid|pr|fdd|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
 _FIDELITY_FLAG = {
     "fid": "fid",
@@ -73,10 +77,6 @@ def feature_extractor_of(kind: str) -> str:
     return "vgg16" if kind == "pr" else "inception"
 
 
-class EvalError(ValueError):
-    """Evaluation cannot run as asked; the message says what to change."""
-
-
 @dataclass(frozen=True)
 class MetricSpec:
     name: str  # as the user wrote it, e.g. "fid50k"
@@ -110,35 +110,10 @@ def parse_metrics(text: str) -> list[MetricSpec]:
     return specs
 
 
-def load_weights_file(path: Path, network: str, file: str, url: str) -> object:
-    """A feature network's weights file, read with ``torch.load(weights_only=True)`` only."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise EvalError(
-            f"{network} weights {path} do not load with torch.load(weights_only=True) "
-            f"({type(err).__name__}); refusing a file that could run code. Use the file "
-            f"{file} from {url}"
-        ) from err
-
-
 def _check_weights_file(path: Path) -> None:
     state = load_weights_file(path, "Inception", INCEPTION_FILE, INCEPTION_URL)
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise EvalError(f"{path} is not an Inception-v3 state dict for torch-fidelity")
-
-
-def given_weights_file(
-    path: str | os.PathLike[str] | None, env: str, network: str, option: str
-) -> Path | None:
-    """The file named by the option, else by the environment variable; it must exist."""
-    chosen = path or os.environ.get(env)
-    if not chosen:
-        return None
-    p = Path(chosen).expanduser()
-    if not p.is_file():
-        raise EvalError(f"{network} weights {p} do not exist (from {option} or {env})")
-    return p
 
 
 def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Path | None:
@@ -300,7 +275,7 @@ def evaluate(
             reference, reference_key = _digits_reference()
             weights_name = f"digits-cnn-{kwargs['feature_extractor_weights_path'].stem}"
         elif extractor == "dinov2":
-            from transgan import dinov2
+            from transgan.evaluation import dinov2
 
             dinov2.register()
             weights = dinov2.resolve_weights(dinov2_weights)
@@ -357,7 +332,7 @@ def evaluate(
 
 
 def _digits_extractor_kwargs() -> dict:
-    from transgan import digits_metric
+    from transgan.evaluation import digits as digits_metric
 
     digits_metric.register()
     return {
@@ -391,7 +366,7 @@ def _digit_predictions_of_images(
     images: Dataset, batch_size: int, group: list[MetricSpec]
 ) -> dict[str, float]:
     """``dcovN`` of a set of uint8 images (``daccN`` needs a conditional generator)."""
-    from transgan import digits_metric
+    from transgan.evaluation import digits as digits_metric
 
     out = {}
     for spec in group:
@@ -410,7 +385,7 @@ def _digit_predictions(
     """``dcovN``: share of the ten digits among N samples' confident predictions.
     ``daccN``: a conditional G's samples of classes 0…9 in turn; the share that the digits
     classifier assigns to the requested class (conditional accuracy)."""
-    from transgan import digits_metric
+    from transgan.evaluation import digits as digits_metric
 
     device = next(wrapped.generator.parameters()).device
     z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(0))

@@ -241,7 +241,7 @@ def class_index(value: str, names: list[str]) -> int:
 @main.command()
 def recipes() -> None:
     """List the paper-ablation recipes with the paper's numbers beside each."""
-    from transgan.recipes import RECIPES
+    from transgan.training.recipes import RECIPES
 
     click.echo(f"{'recipe':<22} {'table':<8} {'paper (CIFAR-10)':<36} what it trains")
     click.echo("-" * 110)
@@ -250,10 +250,10 @@ def recipes() -> None:
 
 
 def _register_subcommands() -> None:
-    from transgan.data_cli import fid_stats_command, prepare_data_command
-    from transgan.eval_cli import eval_command, plot_command
-    from transgan.interop_cli import export_command, import_command
-    from transgan.train_cli import train
+    from transgan.cli.data import fid_stats_command, prepare_data_command
+    from transgan.cli.evaluate import eval_command, plot_command
+    from transgan.cli.interop import export_command, import_command
+    from transgan.cli.train import train
 
     main.add_command(train)
     main.add_command(eval_command)

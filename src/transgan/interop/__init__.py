@@ -1,0 +1,1 @@
+"""The authors' checkpoint files: their key layout, import and export."""
