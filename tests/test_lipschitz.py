@@ -3,6 +3,8 @@ overlapping patches — what each computes."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -64,3 +66,54 @@ def test_improved_spectral_norm_is_differentiable_and_counts_layers() -> None:
     net(torch.randn(3, 4)).sum().backward()
     assert net[0].parametrizations.weight.original.grad is not None
     assert isinstance(net[0].parametrizations.weight[0], ImprovedSpectralNorm)
+
+
+VITGAN_D = {"d_attn_kind": "l2", "d_spectral_norm": True, "d_patch_overlap": True}
+
+
+def test_vitgan_discriminator_options_build_what_they_say() -> None:
+    from transgan import presets
+    from transgan.models.layers import Attention
+
+    gan = presets.create_model("transgan2_digits", d_patch_size=4, **VITGAN_D)
+    d = gan.discriminator
+    assert isinstance(d.patch_embed, nn.Conv2d) and d.patch_embed.kernel_size == (8, 8)
+    assert d.pos_embed.shape[1] == 1 + 16  # 4-px patches at 16 px: 16 tokens and the cls
+    attentions = [m for m in d.modules() if isinstance(m, Attention)]
+    assert attentions and all(a.kind == "l2" for a in attentions)
+    assert all(a.qkv.out_features == 2 * d.config.dim for a in attentions)  # tied W_q = W_k
+    linears = [m for m in d.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    assert all(hasattr(m, "parametrizations") for m in linears)
+    assert d(torch.rand(3, 3, 16, 16) * 2 - 1).shape == (3,)
+    plain = presets.create_model("transgan2_digits").discriminator
+    assert not any(hasattr(m, "parametrizations") for m in plain.modules())
+
+
+def test_vitgan_discriminator_trains_with_r1_and_resumes_exactly(tmp_path) -> None:
+    from conftest import tiny_train_config
+
+    from transgan.training.loop import train
+    from transgan.training.losses import LossConfig
+    from transgan.training.state import list_states, load_state
+
+    def cfg(kimg: float):
+        base = tiny_train_config(kimg=kimg, loss=LossConfig("logistic", r1_gamma=0.1))
+        overrides = {**base.model_overrides, **VITGAN_D, "d_patch_size": 4}
+        return dataclasses.replace(base, model_overrides=overrides)
+
+    straight = train(cfg(0.064), out=tmp_path / "a")
+    first = train(cfg(0.032), out=tmp_path / "b")
+    resumed = train(cfg(0.064), out=tmp_path / "b", resume=first)
+    a, b = (load_state(list_states(r)[-1]) for r in (straight, resumed))
+    for name, tensor in a["discriminator"].items():  # weights and power-iteration vectors
+        assert torch.equal(tensor, b["discriminator"][name]), name
+    assert any(name.endswith(".u") for name in a["discriminator"])
+
+
+def test_bad_discriminator_options_are_refused() -> None:
+    from transgan import presets
+
+    with pytest.raises(ValueError, match="attn_kind"):
+        presets.get_config("transgan2_digits", d_attn_kind="cosine")
+    with pytest.raises(ValueError, match="even patch_size"):
+        presets.get_config("transgan_s", d_patch_size=3, d_img_size=33, d_patch_overlap=True)

@@ -95,7 +95,9 @@ Examples:
     multiple=True,
     metavar="KEY=VALUE",
     help="Override a model config field, e.g. --set g_dim=128 --set d_depth=3 (the "
-    "fields of the preset's generator and discriminator; an unknown one lists them).",
+    "fields of the preset's generator and discriminator; an unknown one lists them). "
+    "ViTGAN's discriminator (v1 patch D): --set d_attn_kind=l2 --set d_spectral_norm=True "
+    "--set d_patch_overlap=True.",
 )
 @click.option(
     "--data", default="digits", help="digits, cifar10, stl10, celeba, or a folder of images."

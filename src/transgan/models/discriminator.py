@@ -22,12 +22,14 @@ from transgan.models.fields import check_fields
 from transgan.models.init import count_params, init_transformer_weights
 from transgan.models.layers import (
     ATTENTION_IMPLS,
+    ATTENTION_KINDS,
     NORMS,
     Block,
     block_flops,
     downsample_tokens,
     make_norm,
 )
+from transgan.models.lipschitz import apply_improved_spectral_norm
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class DiscriminatorConfig:
     mlp_ratio: float = 4.0  # MLP hidden width / dim
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
     num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
+    # ViTGAN's discriminator (lipschitz.py); all off in the paper's presets
+    attn_kind: str = "dot"  # "dot", or "l2": −‖q − k‖² logits with tied query/key weights
+    spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
+    patch_overlap: bool = False  # read each p-px patch through a 2p window (stride p)
 
     def __post_init__(self) -> None:
         check_fields(
@@ -47,6 +53,12 @@ class DiscriminatorConfig:
             "discriminator",
             positive=("img_size", "patch_size", "dim", "depth", "num_heads", "mlp_ratio"),
         )
+        if self.attn_kind not in ATTENTION_KINDS:
+            raise ValueError(f"attn_kind must be one of {ATTENTION_KINDS}, got {self.attn_kind!r}")
+        if self.patch_overlap and self.patch_size % 2:
+            raise ValueError(
+                f"patch_overlap needs an even patch_size (padding p/2), got {self.patch_size}"
+            )
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         if self.img_size % self.patch_size != 0:
@@ -75,11 +87,21 @@ class Discriminator(nn.Module):
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.patch_embed = nn.Linear(3 * c.patch_size**2, c.dim)  # the authors' strided conv
+        if c.patch_overlap:  # 2p-wide windows, stride p, padding p/2: (H/p)² tokens
+            p = c.patch_size
+            self.patch_embed = nn.Conv2d(3, c.dim, kernel_size=2 * p, stride=p, padding=p // 2)
+        else:
+            self.patch_embed = nn.Linear(3 * c.patch_size**2, c.dim)  # the authors' conv
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + c.num_patches, c.dim))
         self.blocks = nn.ModuleList(
-            Block(c.dim, num_heads=c.num_heads, mlp_ratio=c.mlp_ratio, attn_impl=c.attn_impl)
+            Block(
+                c.dim,
+                num_heads=c.num_heads,
+                mlp_ratio=c.mlp_ratio,
+                attn_impl=c.attn_impl,
+                attn_kind=c.attn_kind,
+            )
             for _ in range(c.depth)
         )
         self.norm = nn.LayerNorm(c.dim)
@@ -88,6 +110,8 @@ class Discriminator(nn.Module):
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if c.spectral_norm:  # after init: σ(W₀) is the spectral norm of the initial weights
+            apply_improved_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
@@ -98,9 +122,12 @@ class Discriminator(nn.Module):
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
             )
         p = c.patch_size
-        # (B, 3, H, W) -> (B, N, 3·p·p), channel-major inside a patch like a conv kernel
-        patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
-        tokens = self.patch_embed(patches)  # (B, N, 3·p·p) -> (B, N, C)
+        if c.patch_overlap:  # (B, 3, H, W) -> (B, C, H/p, W/p) -> (B, N, C)
+            tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
+        else:
+            # (B, 3, H, W) -> (B, N, 3·p·p), channel-major inside a patch like a conv kernel
+            patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
+            tokens = self.patch_embed(patches)  # (B, N, 3·p·p) -> (B, N, C)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
         tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, 1 + N, C)
         for block in self.blocks:
@@ -118,7 +145,8 @@ class Discriminator(nn.Module):
         """Forward FLOPs per image (multiply-add = 2); see ``block_flops``."""
         c = self.config
         n = c.num_patches
-        flops = 2 * n * 3 * c.patch_size**2 * c.dim
+        window = 2 * c.patch_size if c.patch_overlap else c.patch_size
+        flops = 2 * n * 3 * window**2 * c.dim
         flops += c.depth * block_flops(n + 1, c.dim, c.mlp_ratio)
         return flops + 2 * c.dim
 

@@ -21,8 +21,10 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from transgan.models.conditioning import NormModulation, modulate
+from transgan.models.lipschitz import l2_attention
 
 ATTENTION_IMPLS = ("sdpa", "math")
+ATTENTION_KINDS = ("dot", "l2")  # dot-product, or ViTGAN's L2 distance with tied q/k
 NORMS = ("ln", "pn")
 
 
@@ -249,29 +251,37 @@ class Attention(nn.Module):
         impl: str = "sdpa",
         rel_window: int = 0,
         noise: bool = False,
+        kind: str = "dot",
     ) -> None:
         super().__init__()
         _check_heads(dim, num_heads, impl)
+        if kind not in ATTENTION_KINDS:
+            raise ValueError(f"attention kind must be one of {ATTENTION_KINDS}, got {kind!r}")
         self.num_heads = num_heads
         self.impl = impl
+        self.kind = kind
         self.noise = NoiseInjection() if noise else None
         self.rel_bias = RelativePositionBias(rel_window, num_heads) if rel_window else None
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        # "l2": queries and keys share one projection (ViTGAN's tied W_q = W_k)
+        self.qkv = nn.Linear(dim, (2 if kind == "l2" else 3) * dim, bias=False)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.noise is not None:
             x = self.noise(x)
-        # (B, N, 3C) -> 3 x (B, heads, N, head_dim)
-        q, k, v = rearrange(
-            self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.num_heads
-        )
+        # (B, N, 3C) -> 3 x (B, heads, N, head_dim); "l2": (B, N, 2C) -> q (= k), v
+        parts = 2 if self.kind == "l2" else 3
+        qkv = rearrange(self.qkv(x), "b n (p h d) -> p b h n d", p=parts, h=self.num_heads)
+        q, v = qkv[0], qkv[-1]
         mask = attn_mask
         if self.rel_bias is not None:
             mask = self.rel_bias().to(q.dtype)  # (heads, N, N)
             if attn_mask is not None:
                 mask = mask.masked_fill(~attn_mask, float("-inf"))
-        out = attend(q, k, v, mask, self.impl)
+        if self.kind == "l2":
+            out = l2_attention(q, v, mask, self.impl)
+        else:
+            out = attend(q, qkv[1], v, mask, self.impl)
         out = rearrange(out, "b h n d -> b n (h d)")  # (B, heads, N, d) -> (B, N, C)
         return self.proj(out)
 
@@ -332,7 +342,8 @@ class Block(nn.Module):
     - ``rel_bias``: relative position bias over the attended square (window, or the map);
     - ``noise``: noise injection on the attention input;
     - ``memory_dim`` > 0: cross-attention to a memory first (``x ← x + CrossAttn(x, e)``);
-    - ``cond_dim`` > 0: class-conditional scale and shift after each norm (``conditioning``).
+    - ``cond_dim`` > 0: class-conditional scale and shift after each norm (``conditioning``);
+    - ``attn_kind``: "dot" (softmax of q·kᵀ) or "l2" (ViTGAN: −‖q − k‖², tied q/k; lipschitz.py).
     """
 
     def __init__(
@@ -349,6 +360,7 @@ class Block(nn.Module):
         noise: bool = False,
         memory_dim: int = 0,
         cond_dim: int = 0,
+        attn_kind: str = "dot",
     ) -> None:
         super().__init__()
         if (window or rel_bias) and grid < 1:
@@ -364,7 +376,12 @@ class Block(nn.Module):
         )
         self.norm1 = make_norm(norm, dim)
         self.attn = Attention(
-            dim, num_heads=num_heads, impl=attn_impl, rel_window=rel_window, noise=noise
+            dim,
+            num_heads=num_heads,
+            impl=attn_impl,
+            rel_window=rel_window,
+            noise=noise,
+            kind=attn_kind,
         )
         self.norm2 = make_norm(norm, dim)
         self.mlp = MLP(dim, mlp_ratio=mlp_ratio)

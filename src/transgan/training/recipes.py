@@ -43,6 +43,13 @@ _DIGITS_TRANSFORMER = {
     "augment": "translation",
     "translation": 0.125,
 }
+# ViTGAN's discriminator (models/lipschitz.py) on the v1 patch D at 16 px: docs/quality.md
+VITGAN_D = (
+    "d_attn_kind=l2",
+    "d_spectral_norm=True",
+    "d_patch_overlap=True",
+    "d_patch_size=4",
+)
 _DCGAN_OPTIM = {
     "n_critic": 1,
     "loss": "logistic",
@@ -123,6 +130,20 @@ RECIPES: dict[str, Recipe] = {
             "lazy R1 (γ 0.1 every 4 D steps), translation 1/8, lr 2e-4, ~8 min on 2 CPU cores",
             "-",
             {**_DIGITS, "model": "transgan2_digits", "kimg": 100.0, **_DIGITS_TRANSFORMER},
+        ),
+        Recipe(
+            "digits-vitgan",
+            "-",
+            "`make demo`: digits-demo with ViTGAN's discriminator — L2 attention with tied "
+            "q/k, improved spectral norm, 4-px patches read through 8-px windows (16 tokens)",
+            "-",
+            {
+                **_DIGITS,
+                "model": "transgan2_digits",
+                "kimg": 100.0,
+                **_DIGITS_TRANSFORMER,
+                "overrides": VITGAN_D,
+            },
         ),
         Recipe(
             "digits-demo-v1",
