@@ -193,3 +193,11 @@ def digits_cache(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> None:
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("TRANSGAN_CACHE", str(base / "tg-cache"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch-home"))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished tiny run (two training states, snapshots) for tests to copy and damage."""
+    from transgan.training.loop import train
+
+    return train(tiny_train_config(), out=tmp_path_factory.mktemp("tiny-run"))

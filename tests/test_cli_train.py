@@ -94,7 +94,7 @@ def test_run_dir_refuses_a_run_with_other_settings(tmp_path: Path) -> None:
 def test_resume_keeps_the_x_flip_the_run_trained_with(tmp_path: Path) -> None:
     """A CIFAR-10 preset mirrors by default; resuming a run whose config.json predates
     --mirror (no "mirror" recorded) must not switch flips on half-way."""
-    from transgan.cli.train import config_for_resume
+    from transgan.cli.train_config import config_for_resume
     from transgan.training.config import TrainConfig
 
     train = TrainConfig(model="transgan_s", data="cifar10").to_dict()
@@ -107,7 +107,7 @@ def test_resume_keeps_the_x_flip_the_run_trained_with(tmp_path: Path) -> None:
     (run / "config.json").write_text(json.dumps({"train": train, "mirror": True}))
     assert config_for_resume(run, {}, set()).mirror_used()
     # --run-dir on that old run: the same flips as it trained with, or a clear refusal
-    from transgan.cli.train import check_same_run
+    from transgan.cli.train_config import check_same_run
 
     (run / "config.json").write_text(json.dumps({"train": old}))
     with pytest.raises(ValueError, match=r"other settings \(mirror\)"):

@@ -10,7 +10,7 @@ from torch import nn
 
 import transgan
 from transgan.cli.main import main
-from transgan.cli.train import apply_recipe
+from transgan.cli.train_config import apply_recipe
 from transgan.training.recipes import RECIPES
 
 

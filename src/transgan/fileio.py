@@ -79,6 +79,19 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
+# Lines of a torch.load / safetensors error that say what is wrong with the file itself.
+_TELLING = ("Unsupported", "invalid load key", "PytorchStreamReader")
+
+
+def error_detail(err: BaseException) -> str:
+    """The informative part of a (long, multi-line) loading error, for a one-line message:
+    the line naming the bad pickle operand or archive entry if there is one, else the first
+    two lines."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    telling = [line for line in lines if line.startswith(_TELLING)]
+    return telling[0] if telling else " ".join(lines[:2]) or type(err).__name__
+
+
 class OutputError(ValueError):
     """An output path that would lose data or cannot be written; the message says the fix."""
 

@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from transgan.fileio import atomic_path
+from transgan.fileio import atomic_path, error_detail
 from transgan.presets import ModelConfig, build_generator
 
 SNAPSHOT_FORMAT = "transgan-snapshot/1"
@@ -114,7 +114,7 @@ def load_generator(
         generator.load_state_dict(tensors)
     except (RuntimeError, ValueError, TypeError) as err:
         raise SnapshotError(
-            f"{path} does not match its own config ({_first_line(err)}); the file was "
+            f"{path} does not match its own config ({error_detail(err)}); the file was "
             "edited or damaged. Use the snapshot as `transgan train` wrote it"
         ) from err
     generator = generator.to(device).eval().requires_grad_(False)
@@ -131,13 +131,8 @@ def load_discriminator(path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCo
         discriminator = build_discriminator(config)
         discriminator.load_state_dict(tensors)
     except (RuntimeError, ValueError, TypeError) as err:
-        raise SnapshotError(f"{path} does not match its own config ({_first_line(err)})") from err
+        raise SnapshotError(f"{path} does not match its own config ({error_detail(err)})") from err
     return discriminator.eval().requires_grad_(False), config
-
-
-def _first_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return " ".join(lines[:2]) if lines else type(err).__name__
 
 
 def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -41,7 +41,7 @@ def import_command(
 ) -> None:
     """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict)
     into our snapshot (.safetensors), loaded strictly; nothing in the file is executed."""
-    from transgan.cli.train import parse_overrides
+    from transgan.cli.train_config import parse_overrides
     from transgan.fileio import check_output
     from transgan.interop.authors_checkpoint import CheckpointError, import_checkpoint
     from transgan.snapshot import DISCRIMINATOR_FORMAT, save_snapshot

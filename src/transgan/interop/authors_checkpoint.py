@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from transgan.fileio import error_detail
 from transgan.interop.authors_layout import LayoutError, authors_map, fixed_buffers
 from transgan.models.layers import RelativePositionBias, relative_position_index
 from transgan.presets import ModelConfig, build_discriminator, build_generator, list_models
@@ -69,7 +70,7 @@ def load_authors_file(path: str | os.PathLike[str]) -> Any:
     except pickle.UnpicklingError as err:
         raise CheckpointError(
             f"refused {p}: torch.load(weights_only=True) cannot read it "
-            f"({_last_line(err)}): it is damaged, truncated or in another format, or it "
+            f"({error_detail(err)}): it is damaged, truncated or in another format, or it "
             "needs more than tensors to load. TransGAN opens checkpoints with "
             "torch.load(weights_only=True) only, so a file cannot run code. Check the "
             "download (size, checksum); if you trust the file, re-save just its state dicts "
@@ -79,17 +80,8 @@ def load_authors_file(path: str | os.PathLike[str]) -> Any:
     except Exception as err:  # zip errors, EOF, IndexError from a damaged stream, …
         raise CheckpointError(
             f"{p} is not a readable PyTorch checkpoint ({type(err).__name__}: "
-            f"{_last_line(err)}); check the file, or pass the .pth file the authors released"
+            f"{error_detail(err)}); check the file, or pass the .pth file the authors released"
         ) from err
-
-
-def _last_line(err: Exception) -> str:
-    """The informative line of a (long, multi-line) torch.load error."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("Unsupported", "invalid load key", "PytorchStreamReader")):
-            return line
-    return lines[-1] if lines else type(err).__name__
 
 
 def pick_state_dict(checkpoint: Any, which: str, path: str) -> tuple[dict, int | None, str]:

@@ -12,7 +12,7 @@ from transgan.training.setup import Counters
 
 
 class EvaluationTime(Protocol):
-    """What the clock reads: seconds spent on metrics so far (the loop's ``TickReporter``)."""
+    """What the clock reads: seconds spent on metrics so far (``report.TickReporter``)."""
 
     metrics_seconds: float
 

@@ -13,6 +13,7 @@ and penalty reductions in every case (autocast only).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,8 +87,6 @@ def can_run(precision: str, device: torch.device) -> tuple[bool, str]:
 
 def recorded_precision(run_dir: Path) -> dict | None:
     """The ``precision`` record of a run's config.json (None for a new or older run)."""
-    import json
-
     path = run_dir / "config.json"
     try:
         record = json.loads(path.read_text()).get("precision")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from transgan.fileio import atomic_path
+from transgan.fileio import atomic_path, error_detail
 
 STATE_FORMAT = "transgan-train-state/1"
 STATE_PATTERN = re.compile(r"^training-state-(\d{12})\.pt$")
@@ -53,11 +53,9 @@ def load_state(path: str | os.PathLike[str], map_location: str | torch.device = 
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as err:  # any damage: the unpickler raises IndexError, KeyError, …
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        detail = next((x for x in lines if x.startswith("Unsupported")), lines[0] if lines else "")
         size = p.stat().st_size if p.exists() else 0
         raise StateError(
-            f"{p} does not load ({type(err).__name__}: {detail}; {size:,} bytes): it is "
+            f"{p} does not load ({type(err).__name__}: {error_detail(err)}; {size:,} bytes): it is "
             "damaged or truncated, or it needs more than tensors to load — training states "
             "are read with torch.load(weights_only=True), which refuses files that would run "
             "code; use a training-state-*.pt written by `transgan train`"
