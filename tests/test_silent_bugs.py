@@ -17,7 +17,7 @@ from PIL import Image
 from transgan.data.datasets import data_key
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
-from transgan.training import loop
+from transgan.training import report
 from transgan.training.ema import EMA
 from transgan.training.loop import TrainingError, train
 
@@ -61,13 +61,13 @@ def test_locality_mask_applies_to_the_ema_generator_and_travels_in_snapshots(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     masked_when_drawn: list[bool] = []
-    real_generate = loop.generate_images
+    real_generate = report.generate_images
 
     def recording(generator, z, **kwargs):
         masked_when_drawn.append(bool(generator.block_masks))
         return real_generate(generator, z, **kwargs)
 
-    monkeypatch.setattr(loop, "generate_images", recording)
+    monkeypatch.setattr(report, "generate_images", recording)  # the tick grids
     cfg = tiny_train_config(local_kind="2d", local_windows=(1,), local_until_kimg=(10.0,))
     run_dir = train(cfg, out=tmp_path)
     # fakes-init is drawn before training (no mask yet); every tick's grid is masked.
