@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import one_iteration, tiny_train_config
+from conftest import TINY_TRAIN_MODEL, one_iteration, tiny_train_config
 
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
@@ -38,8 +38,9 @@ def _final_state(run_dir: Path) -> dict:
 
 
 def _assert_states_identical(a: dict, b: dict) -> None:
-    for key in ("generator", "discriminator", "ema"):
-        for name, tensor in a[key].items():
+    for key in ("generator", "discriminator", "ema", "lecam"):
+        assert a.get(key, {}).keys() == b.get(key, {}).keys(), key
+        for name, tensor in a.get(key, {}).items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs"
     for key in ("opt_g", "opt_d"):
         for pid, slots in a[key]["state"].items():
@@ -63,8 +64,12 @@ def _assert_states_identical(a: dict, b: dict) -> None:
         },
         {"loss": LossConfig("logistic")},
         {"cond": True, "mirror": True},
+        {
+            "loss": LossConfig("relativistic", r1_gamma=0.1, bcr_weight=10.0, lecam_weight=0.3),
+            "model_overrides": {**TINY_TRAIN_MODEL, "d_mbstd_group": 4},
+        },
     ],
-    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror"],
+    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror", "r3gan+bcr+lecam+mbstd"],
 )
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
     straight = train(tiny_train_config(**extra), out=tmp_path / "a")

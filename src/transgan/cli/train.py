@@ -107,7 +107,13 @@ Examples:
     help="Split each D and G batch into this many micro-batches whose gradients add up "
     "before one optimizer step (same update, less memory).",
 )
-@click.option("--loss", type=click.Choice(LOSSES), default="wgangp-eps")
+@click.option(
+    "--loss",
+    type=click.Choice(LOSSES),
+    default="wgangp-eps",
+    help="wgangp-eps (the paper's), hinge, logistic (non-saturating, with R1), or "
+    "relativistic (R3GAN: softplus(D(fake) − D(real)) paired, with R1 + R2).",
+)
 @click.option("--gp-weight", type=click.FloatRange(0), default=10.0)
 @click.option(
     "--penalty-every",
@@ -116,7 +122,26 @@ Examples:
     help="Lazy regularisation: the gradient penalty / R1 on every k-th D step, weighted ×k "
     "(1 = every step, as the paper).",
 )
-@click.option("--r1-gamma", type=click.FloatRange(0), default=1.0, help="logistic loss only.")
+@click.option(
+    "--r1-gamma",
+    type=click.FloatRange(0),
+    default=1.0,
+    help="R1 weight γ of the logistic loss; the relativistic loss uses it for R1 and R2.",
+)
+@click.option(
+    "--bcr-weight",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Balanced consistency regularisation λ: D(x) ≈ D(T(x)) on reals and fakes, T the "
+    "augmentation drawn again (translation 1/8 if --augment none). ViTGAN: 10. 0 = off.",
+)
+@click.option(
+    "--lecam-weight",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="LeCam regulariser λ: D's logits pulled to the moving averages of the other "
+    "side's (Tseng et al. 2021: 0.3). 0 = off.",
+)
 @click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=1e-4)
 @click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.0)

@@ -91,7 +91,13 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         cutout_ratio=opts["cutout"],
         cutout_prob=opts["cutout_prob"],
     )
-    loss = LossConfig(kind=opts["loss"], gp_weight=opts["gp_weight"], r1_gamma=opts["r1_gamma"])
+    loss = LossConfig(
+        kind=opts["loss"],
+        gp_weight=opts["gp_weight"],
+        r1_gamma=opts["r1_gamma"],
+        bcr_weight=opts["bcr_weight"],
+        lecam_weight=opts["lecam_weight"],
+    )
     return TrainConfig(
         model=opts["model"],
         model_overrides=parse_overrides(opts["overrides"]),

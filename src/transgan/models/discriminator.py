@@ -30,6 +30,7 @@ from transgan.models.layers import (
     make_norm,
 )
 from transgan.models.lipschitz import apply_improved_spectral_norm
+from transgan.models.minibatch_std import MinibatchStdToken
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class DiscriminatorConfig:
     attn_kind: str = "dot"  # "dot", or "l2": −‖q − k‖² logits with tied query/key weights
     spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
     patch_overlap: bool = False  # read each p-px patch through a 2p window (stride p)
+    mbstd_group: int = 0  # > 0: a minibatch-std token (groups of this many) before the last block
 
     def __post_init__(self) -> None:
         check_fields(
@@ -53,6 +55,8 @@ class DiscriminatorConfig:
             "discriminator",
             positive=("img_size", "patch_size", "dim", "depth", "num_heads", "mlp_ratio"),
         )
+        if self.mbstd_group < 0:
+            raise ValueError(f"mbstd_group must be >= 0 (0 = off), got {self.mbstd_group}")
         if self.attn_kind not in ATTENTION_KINDS:
             raise ValueError(f"attn_kind must be one of {ATTENTION_KINDS}, got {self.attn_kind!r}")
         if self.patch_overlap and self.patch_size % 2:
@@ -104,6 +108,7 @@ class Discriminator(nn.Module):
             )
             for _ in range(c.depth)
         )
+        self.mbstd = MinibatchStdToken(c.dim, c.mbstd_group) if c.mbstd_group else None
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, 1)
         self.class_embed = projection_embedding(c.num_classes, c.dim) if c.num_classes else None
@@ -130,7 +135,9 @@ class Discriminator(nn.Module):
             tokens = self.patch_embed(patches)  # (B, N, 3·p·p) -> (B, N, C)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
         tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, 1 + N, C)
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
+            if self.mbstd is not None and i == c.depth - 1:
+                tokens = self.mbstd(tokens)  # (B, 1 + N, C) -> (B, 2 + N, C)
             tokens = block(tokens)
         return head_logit(self.head, self.class_embed, self.norm(tokens[:, 0]), labels)
 
@@ -147,7 +154,8 @@ class Discriminator(nn.Module):
         n = c.num_patches
         window = 2 * c.patch_size if c.patch_overlap else c.patch_size
         flops = 2 * n * 3 * window**2 * c.dim
-        flops += c.depth * block_flops(n + 1, c.dim, c.mlp_ratio)
+        flops += (c.depth - 1) * block_flops(n + 1, c.dim, c.mlp_ratio)
+        flops += block_flops(n + 1 + bool(c.mbstd_group), c.dim, c.mlp_ratio)
         return flops + 2 * c.dim
 
 
@@ -174,6 +182,7 @@ class MultiScaleDiscriminatorConfig:
     mlp_ratio: float = 4.0  # MLP hidden width / dim
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
     num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
+    mbstd_group: int = 0  # > 0: a minibatch-std token (groups of this many) in the cls block
 
     def __post_init__(self) -> None:
         check_fields(
@@ -181,6 +190,10 @@ class MultiScaleDiscriminatorConfig:
             "discriminator",
             positive=("img_size", "patch_size", "scale_dims", "num_heads", "mlp_ratio"),
         )
+        if self.mbstd_group < 0:
+            raise ValueError(f"mbstd_group must be >= 0 (0 = off), got {self.mbstd_group}")
+        if self.mbstd_group and self.head != "cls":
+            raise ValueError("mbstd_group needs head='cls' (the token joins the final cls block)")
         if self.num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {self.num_classes}")
         n = len(self.scale_dims)
@@ -299,6 +312,7 @@ class MultiScaleDiscriminator(nn.Module):
         flatten = c.head == "flatten"
         self.cls_token = None if flatten else nn.Parameter(torch.zeros(1, 1, final))
         self.last_block = None if flatten else block(final, 0, 0, False)
+        self.mbstd = MinibatchStdToken(final, c.mbstd_group) if c.mbstd_group else None
         self.norm = make_norm(c.norm, final)
         self.head = nn.Linear(final * (c.grids[-1] ** 2 if flatten else 1), 1)
         self.class_embed = (
@@ -330,7 +344,10 @@ class MultiScaleDiscriminator(nn.Module):
         if self.cls_token is None:  # flatten head: (B, N, C) -> (B, N·C) -> (B,)
             return head_logit(self.head, self.class_embed, self.norm(tokens).flatten(1), labels)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
-        tokens = self.last_block(torch.cat([cls, tokens], dim=1))  # (B, 1 + N, C)
+        tokens = torch.cat([cls, tokens], dim=1)  # (B, 1 + N, C)
+        if self.mbstd is not None:
+            tokens = self.mbstd(tokens)  # (B, 1 + N, C) -> (B, 2 + N, C)
+        tokens = self.last_block(tokens)
         h = self.norm(tokens[:, 0])  # (B, C)
         return head_logit(self.head, self.class_embed, h, labels)  # (B, C) -> (B,)
 
@@ -356,5 +373,5 @@ class MultiScaleDiscriminator(nn.Module):
             flops += tail * block_flops(g * g, d, c.mlp_ratio)
         if c.head == "flatten":
             return flops + 2 * self.head.in_features
-        flops += block_flops(c.grids[-1] ** 2 + 1, c.dims[-1], c.mlp_ratio)
+        flops += block_flops(c.grids[-1] ** 2 + 1 + bool(c.mbstd_group), c.dims[-1], c.mlp_ratio)
         return flops + 2 * c.dims[-1]

@@ -143,6 +143,14 @@ class TrainConfig:
                 "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
                 "transformer generator; drop them or use --set g_arch=transformer"
             )
+        group = getattr(config.discriminator, "mbstd_group", 0)
+        micro = (self.batch // self.accum_steps, self.g_batch // self.accum_steps)
+        if group and any(m % group for m in micro):
+            raise ValueError(
+                f"d_mbstd_group={group} must divide the micro-batches (--batch / --accum-steps "
+                f"= {micro[0]}, --g-batch / --accum-steps = {micro[1]}), so that no group "
+                "mixes reals and fakes; choose a group size that divides both"
+            )
         if self.mtct_weight > 0:
             generator = dataclasses.replace(config.generator, mtct=True)
             config = dataclasses.replace(config, generator=generator)

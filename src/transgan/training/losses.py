@@ -1,4 +1,5 @@
-"""GAN losses: WGAN-GP with drift (the paper's), hinge, and non-saturating logistic + R1.
+"""GAN losses: WGAN-GP with drift (the paper's), hinge, non-saturating logistic + R1, and
+R3GAN's relativistic pairing + R1 + R2 (Huang et al., NeurIPS 2024); bCR and LeCam on top.
 
 The discriminator sees real, fake and (for penalties) interpolated images in *one* forward
 pass — a D without batch statistics computes the same as in separate passes, and it keeps
@@ -18,25 +19,38 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-LOSSES = ("wgangp-eps", "hinge", "logistic")
+from transgan.training.regularizers import LeCamAnchors, consistency_penalty
+
+LOSSES = ("wgangp-eps", "hinge", "logistic", "relativistic")
 
 Augment = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    kind: str = "wgangp-eps"  # "wgangp-eps", "hinge" or "logistic" (non-saturating)
+    kind: str = "wgangp-eps"  # "wgangp-eps", "hinge", "logistic" or "relativistic" (R3GAN)
     gp_weight: float = 10.0  # WGAN-GP penalty weight
     eps_weight: float = 0.001  # drift term weight on E[D(x)²] (wgangp-eps)
-    r1_gamma: float = 1.0  # R1 weight γ for the logistic loss (penalty = γ/2·E‖∇D(x)‖²)
+    # R1 weight γ (penalty = γ/2·E‖∇D(x)‖²) of the logistic loss; the relativistic loss
+    # takes the same γ for R1 and R2 (R2: the same penalty on fakes), as R3GAN does
+    r1_gamma: float = 1.0
+    bcr_weight: float = 0.0  # λ of balanced consistency regularisation; 0 = off
+    lecam_weight: float = 0.0  # λ of the LeCam regulariser; 0 = off
 
     def __post_init__(self) -> None:
         if self.kind not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.kind!r}")
+        for name in ("gp_weight", "eps_weight", "r1_gamma", "bcr_weight", "lecam_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value >= 0):
+                raise ValueError(f"loss {name} must be a number >= 0, got {value!r}")
 
     @property
     def has_penalty(self) -> bool:
-        return self.kind == "wgangp-eps" or (self.kind == "logistic" and self.r1_gamma > 0)
+        """Whether the loss has a gradient penalty (a double backward)."""
+        if self.kind == "wgangp-eps":
+            return True
+        return self.kind in ("logistic", "relativistic") and self.r1_gamma > 0
 
 
 @contextlib.contextmanager
@@ -49,22 +63,22 @@ def double_backward_attention(enabled: bool = True) -> Iterator[None]:
         yield
 
 
-def _input_grad(
-    outputs: torch.Tensor, inputs: torch.Tensor, scale: torch.Tensor | None = None
-) -> torch.Tensor:
-    """d(Σ outputs)/d inputs, (B, C·H·W).
+def _input_grads(
+    outputs: torch.Tensor, inputs: tuple[torch.Tensor, ...], scale: torch.Tensor | None = None
+) -> list[torch.Tensor]:
+    """d(Σ outputs)/d input for each of ``inputs``, each (B, C·H·W).
 
     With ``scale`` (fp16: the GradScaler's), the backward starts from the mean of the
     outputs times ``scale`` — the magnitude the scaled loss's own backward has — and the
-    gradient is unscaled after, in fp32, so small half-precision gradients do not underflow
-    to 0 (AMP's gradient-penalty recipe). Starting from the sum would put ``scale`` itself
-    (2¹⁶ at first) into fp16, which overflows."""
+    gradients are unscaled after, in fp32, so small half-precision gradients do not
+    underflow to 0 (AMP's gradient-penalty recipe). Starting from the sum would put
+    ``scale`` itself (2¹⁶ at first) into fp16, which overflows."""
     if scale is None:
-        (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
-        return grad.flatten(1)
+        grads = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+        return [g.flatten(1) for g in grads]
     n = outputs.numel()
-    (grad,) = torch.autograd.grad(outputs.float().sum() * (scale / n), inputs, create_graph=True)
-    return (grad.float() * (n / scale)).flatten(1)
+    grads = torch.autograd.grad(outputs.float().sum() * (scale / n), inputs, create_graph=True)
+    return [(g.float() * (n / scale)).flatten(1) for g in grads]
 
 
 def _logits(
@@ -88,6 +102,8 @@ def discriminator_loss(
     separate_batches: bool = False,
     penalty_weight: float = 1.0,
     grad_scale: torch.Tensor | None = None,
+    consistency_augment: Augment | None = None,
+    lecam: LeCamAnchors | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's loss on a batch of real and (detached) fake images.
 
@@ -96,38 +112,51 @@ def discriminator_loss(
     0 skips the gradient penalty / R1 (and its double backward) on this step, k > 0 scales
     it by k (computed every k-th step, StyleGAN2's "lazy regularisation"); 1 = every step.
     ``grad_scale``: under fp16, the GradScaler's scale, used for the penalty's input gradient.
+    ``consistency_augment``: bCR's second view T (with ``config.bcr_weight`` > 0; default:
+    ``augment`` drawn again). ``lecam``: the LeCam anchors (with ``config.lecam_weight`` > 0).
 
     Returns:
         The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
-        ``penalty`` (as added to the loss) and ``d_loss``.
+        ``penalty`` (as added to the loss), ``d_loss``, and ``bcr`` / ``lecam`` when on.
     """
     b = real.shape[0]
     fake = fake.detach()
     penalize = config.has_penalty and penalty_weight > 0
     penalty = torch.zeros((), device=real.device)
-    if config.kind == "wgangp-eps" and penalize:
+    inputs: list[torch.Tensor] = []  # what the penalty differentiates D at
+    if penalize and config.kind == "wgangp-eps":
         alpha = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
-        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        with double_backward_attention():
-            parts = [augment(real), augment(fake), augment(mixed)]
-            d_real, d_fake, d_mixed = _logits(discriminator, parts, separate_batches)
-            grad_norm = _input_grad(d_mixed, mixed, grad_scale).float().norm(2, dim=1)
-        penalty = config.gp_weight * (grad_norm - 1).square().mean()
-    elif config.kind == "logistic" and penalize:
+        inputs = [(alpha * real + (1 - alpha) * fake).requires_grad_(True)]
+    elif penalize:  # R1 on reals; the relativistic loss adds R2 on fakes
         real = real.detach().requires_grad_(True)
-        with double_backward_attention():
-            parts = [augment(real), augment(fake)]
-            d_real, d_fake = _logits(discriminator, parts, separate_batches)
-            grad = _input_grad(d_real, real, grad_scale).float()
-        penalty = 0.5 * config.r1_gamma * grad.square().sum(1).mean()
-    else:
-        d_real, d_fake = _logits(discriminator, [augment(real), augment(fake)], separate_batches)
+        inputs = [real]
+        if config.kind == "relativistic":
+            fake = fake.requires_grad_(True)
+            inputs.append(fake)
+    parts = [augment(real), augment(fake)]
+    if config.kind == "wgangp-eps" and penalize:
+        parts.append(augment(inputs[0]))
+    if config.bcr_weight > 0:
+        view = consistency_augment or augment
+        parts += [view(real.detach()), view(fake.detach())]
+    with double_backward_attention(penalize):
+        logits = _logits(discriminator, parts, separate_batches)
+        d_real, d_fake = logits[0], logits[1]
+        if config.kind == "wgangp-eps" and penalize:
+            (grad,) = _input_grads(logits[2], (inputs[0],), grad_scale)
+            penalty = config.gp_weight * (grad.float().norm(2, dim=1) - 1).square().mean()
+        elif penalize:
+            outputs = d_real if len(inputs) == 1 else torch.cat([d_real, d_fake])
+            grads = _input_grads(outputs, tuple(inputs), grad_scale)
+            penalty = 0.5 * config.r1_gamma * sum(g.float().square().sum(1).mean() for g in grads)
     if penalize and penalty_weight != 1.0:
         penalty = penalty * penalty_weight
     if config.kind == "wgangp-eps":
         adv = d_fake.mean() - d_real.mean() + config.eps_weight * d_real.square().mean()
     elif config.kind == "hinge":
         adv = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    elif config.kind == "relativistic":
+        adv = F.softplus(d_fake - d_real).mean()  # −log σ(D(x) − D(G(z))), paired
     else:
         adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
     loss = adv + penalty
@@ -135,14 +164,33 @@ def discriminator_loss(
         "d_real": d_real.detach().mean(),
         "d_fake": d_fake.detach().mean(),
         "penalty": penalty.detach(),
-        "d_loss": loss.detach(),
     }
+    if config.bcr_weight > 0:
+        bcr = consistency_penalty(d_real, logits[-2], config.bcr_weight)
+        bcr = bcr + consistency_penalty(d_fake, logits[-1], config.bcr_weight)
+        loss = loss + bcr
+        stats["bcr"] = bcr.detach()
+    if config.lecam_weight > 0:
+        if lecam is None:
+            raise ValueError("lecam_weight > 0 needs the LeCam anchors (lecam=LeCamAnchors())")
+        reg = lecam.penalty(d_real, d_fake, config.lecam_weight)
+        loss = loss + reg
+        stats["lecam"] = reg.detach()
+    stats["d_loss"] = loss.detach()
     return loss, stats
 
 
-def generator_loss(d_fake: torch.Tensor, config: LossConfig) -> torch.Tensor:
-    """G's adversarial loss from D's logits on (augmented) fakes."""
+def generator_loss(
+    d_fake: torch.Tensor, config: LossConfig, d_real: torch.Tensor | None = None
+) -> torch.Tensor:
+    """G's adversarial loss from D's logits on (augmented) fakes; the relativistic loss also
+    takes D's logits on reals (fake i is paired with real i, the reals repeated if fewer)."""
     d_fake = d_fake.float()
     if config.kind == "logistic":
         return F.softplus(-d_fake).mean()
+    if config.kind == "relativistic":
+        if d_real is None:
+            raise ValueError("the relativistic loss needs D's logits on reals for G's step")
+        paired = d_real.detach().float().repeat(-(-d_fake.shape[0] // d_real.shape[0]))
+        return F.softplus(paired[: d_fake.shape[0]] - d_fake).mean()
     return -d_fake.mean()  # WGAN and hinge: G maximises D(G(z))

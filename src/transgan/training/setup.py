@@ -19,6 +19,7 @@ from transgan.distributed import DistInfo
 from transgan.training import rng
 from transgan.training.config import TrainConfig
 from transgan.training.ema import EMA
+from transgan.training.regularizers import LeCamAnchors
 from transgan.training.steps import Networks
 
 
@@ -49,7 +50,10 @@ def build_networks(cfg: TrainConfig, model_config: presets.ModelConfig, info: Di
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas, fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=betas, fused=True)
     scaler = torch.amp.GradScaler(info.device.type) if cfg.precision == "fp16" else None
-    return Networks(g, d, g, d, ema, opt_g, opt_d, scaler)
+    nets = Networks(g, d, g, d, ema, opt_g, opt_d, scaler)
+    if cfg.loss.lecam_weight > 0:
+        nets.lecam = LeCamAnchors().to(info.device)
+    return nets
 
 
 def wrap_for_training(nets: Networks, cfg: TrainConfig, info: DistInfo) -> None:
@@ -75,6 +79,7 @@ def training_state(nets: Networks, counters: Counters, cfg: TrainConfig, info: D
         "opt_g": nets.opt_g.state_dict(),
         "opt_d": nets.opt_d.state_dict(),
         "scaler": nets.scaler.state_dict() if nets.scaler is not None else {},
+        "lecam": nets.lecam.state_dict() if nets.lecam is not None else {},
         "counters": counters.as_dict(),
         "rng": rng.gather_states(info),
         "config": json.dumps(cfg.to_dict(), sort_keys=True),
@@ -89,5 +94,7 @@ def restore(nets: Networks, state: dict[str, Any], info: DistInfo) -> Counters:
     nets.opt_d.load_state_dict(state["opt_d"])
     if nets.scaler is not None and state["scaler"]:
         nets.scaler.load_state_dict(state["scaler"])
+    if nets.lecam is not None and state.get("lecam"):  # states from before LeCam: start anew
+        nets.lecam.load_state_dict(state["lecam"])
     rng.restore_states(state["rng"], info)
     return Counters(**state["counters"])

@@ -18,11 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from transgan.training.augment import diff_augment, random_xflip
+from transgan.training.augment import AugmentConfig, diff_augment, random_xflip
 from transgan.training.config import TrainConfig
 from transgan.training.ema import EMA
 from transgan.training.losses import discriminator_loss, generator_loss
+from transgan.training.regularizers import LeCamAnchors
 
+BCR_TRANSLATION = AugmentConfig(policy=("translation",), translation_ratio=0.125)
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -39,6 +41,7 @@ class Networks:
     opt_d: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None  # fp16 only
     class_probs: torch.Tensor | None = None  # --cond: the data's class shares (G's labels)
+    lecam: LeCamAnchors | None = None  # the LeCam regulariser's moving averages (if on)
 
 
 class WithLabels:
@@ -152,6 +155,13 @@ def train_iteration(
     def augment(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, cfg.augment)
 
+    # bCR's second view: the run's augmentation drawn again, or bCR's own translation
+    # (1/8 of the side) when the run has none
+    view_config = cfg.augment if cfg.augment.policy else BCR_TRANSLATION
+
+    def consistency_view(x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, view_config)
+
     separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
     k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
     every = cfg.penalty_every
@@ -189,6 +199,8 @@ def train_iteration(
                     separate_batches=separate,
                     penalty_weight=penalty_weight,
                     grad_scale=grad_scale,
+                    consistency_augment=consistency_view,
+                    lecam=nets.lecam,
                 )
                 _backward(loss / k, nets.scaler)
             sums.add(loss, parts)
@@ -208,14 +220,20 @@ def train_iteration(
     if nets.class_probs is not None:  # G's classes in the data's proportions
         g_labels = torch.multinomial(nets.class_probs, local_g_batch, replacement=True)
     label_chunks = g_labels.chunk(k) if g_labels is not None else [None] * k
+    real_label_chunks = labels.chunk(k) if labels is not None else [None] * k
+    relativistic = cfg.loss.kind == "relativistic"
     sums = MicroBatchMeans(k, device)
-    for i, (z_i, real_i, y_i) in enumerate(
-        zip(z.chunk(k), real.chunk(k), label_chunks, strict=True)
+    for i, (z_i, real_i, y_i, y_real) in enumerate(
+        zip(z.chunk(k), real.chunk(k), label_chunks, real_label_chunks, strict=True)
     ):
         with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
             fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
             d_fake = d(augment(fake)) if y_i is None else d(augment(fake), y_i)
-            g_adv = generator_loss(d_fake, cfg.loss)
+            d_real = None
+            if relativistic:  # R3GAN pairs each fake with a real in G's loss too
+                with torch.no_grad():
+                    d_real = d(augment(real_i)) if y_real is None else d(augment(real_i), y_real)
+            g_adv = generator_loss(d_fake, cfg.loss, d_real)
             parts = {"g_loss": g_adv.detach()}
             loss = g_adv
             if cfg.mtct_weight > 0:

@@ -1,0 +1,46 @@
+"""Minibatch standard deviation as a token (StyleGAN's guard against mode collapse, Karras
+et al. 2018 §3, in a transformer discriminator).
+
+Images are taken in groups of ``group`` *consecutive* samples; each group's spread (the
+standard deviation of every token feature over the group, averaged over features and
+tokens) becomes one extra token, ``a + s·b`` with learned ``a`` and ``b``, that the next
+blocks attend to. A batch of generated images that all look alike has a small spread, which
+D can then see. Consecutive groups keep reals and fakes apart when the loss concatenates
+them (each part's size a multiple of the group), so D still runs once on both.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def group_size(batch: int, group: int) -> int:
+    """The largest divisor of ``batch`` that is at most ``group``."""
+    return next(g for g in range(min(group, batch), 0, -1) if batch % g == 0)
+
+
+def minibatch_std(tokens: torch.Tensor, group: int) -> torch.Tensor:
+    """(B, N, C) tokens -> (B,) spread of each sample's group (itself for a group of 1: 0)."""
+    b = tokens.shape[0]
+    g = group_size(b, group)
+    grouped = tokens.float().reshape(b // g, g, *tokens.shape[1:])  # consecutive samples
+    spread = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # (B/g,)
+    return spread.repeat_interleave(g)  # (B,)
+
+
+class MinibatchStdToken(nn.Module):
+    """Appends the minibatch-std token: (B, N, C) -> (B, N + 1, C)."""
+
+    def __init__(self, dim: int, group: int) -> None:
+        super().__init__()
+        self.group = group
+        self.base = nn.Parameter(torch.zeros(1, 1, dim))
+        self.scale = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.base, std=0.02)
+        nn.init.trunc_normal_(self.scale, std=0.02)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        spread = minibatch_std(tokens, self.group).to(tokens.dtype)[:, None, None]  # (B, 1, 1)
+        token = self.base + spread * self.scale  # (B, 1, C)
+        return torch.cat([tokens, token], dim=1)
