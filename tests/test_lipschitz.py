@@ -89,6 +89,20 @@ def test_vitgan_discriminator_options_build_what_they_say() -> None:
     assert not any(hasattr(m, "parametrizations") for m in plain.modules())
 
 
+def test_multiscale_discriminator_takes_the_vitgan_options() -> None:
+    from transgan import presets
+    from transgan.models.layers import Attention
+
+    d = presets.create_model(
+        "transgan2_tiny", d_attn_kind="l2", d_spectral_norm=True, d_noise=False
+    ).discriminator
+    attentions = [m for m in d.modules() if isinstance(m, Attention)]
+    assert attentions and all(a.kind == "l2" for a in attentions)
+    linears = [m for m in d.modules() if isinstance(m, nn.Linear)]
+    assert all(hasattr(m, "parametrizations") for m in linears)
+    assert d(torch.rand(2, 3, 16, 16) * 2 - 1).shape == (2,)
+
+
 def test_vitgan_discriminator_trains_with_r1_and_resumes_exactly(tmp_path) -> None:
     from conftest import tiny_train_config
 

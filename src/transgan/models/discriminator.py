@@ -183,6 +183,9 @@ class MultiScaleDiscriminatorConfig:
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
     num_classes: int = 0  # > 0: class-conditional, with a projection head (conditioning.py)
     mbstd_group: int = 0  # > 0: a minibatch-std token (groups of this many) in the cls block
+    # ViTGAN's discriminator (lipschitz.py), as in the v1 D; off in the authors' presets
+    attn_kind: str = "dot"  # "dot", or "l2": −‖q − k‖² logits with tied query/key weights
+    spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
 
     def __post_init__(self) -> None:
         check_fields(
@@ -225,6 +228,8 @@ class MultiScaleDiscriminatorConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
+        if self.attn_kind not in ATTENTION_KINDS:
+            raise ValueError(f"attn_kind must be one of {ATTENTION_KINDS}, got {self.attn_kind!r}")
         if self.head not in ("cls", "flatten"):
             raise ValueError(f"head must be 'cls' or 'flatten', got {self.head!r}")
 
@@ -298,6 +303,7 @@ class MultiScaleDiscriminator(nn.Module):
                 window=window,
                 rel_bias=rel,
                 noise=c.noise,
+                attn_kind=c.attn_kind,
             )
 
         self.scales = nn.ModuleList(
@@ -323,6 +329,8 @@ class MultiScaleDiscriminator(nn.Module):
             nn.init.trunc_normal_(self.cls_token, std=0.02)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
+        if c.spectral_norm:  # after init: σ(W₀) is the spectral norm of the initial weights
+            apply_improved_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
