@@ -177,3 +177,36 @@ def test_the_options_are_on_the_command_line() -> None:
     )
     assert result.exit_code == 0, result.output
     assert '"mbstd_group": 4' in result.output
+
+
+def test_reuse_fakes_runs_g_forward_once_per_iteration() -> None:
+    from conftest import one_iteration
+
+    from transgan.distributed import DistInfo
+    from transgan.training.setup import build_networks
+
+    def forwards(**changes) -> tuple[int, torch.Tensor]:
+        torch.manual_seed(0)
+        cfg = tiny_train_config(n_critic=1, **changes)
+        nets = build_networks(cfg, cfg.model_config(), DistInfo(0, 1, 0, torch.device("cpu")))
+        calls = []
+        nets.generator.register_forward_hook(lambda *_: calls.append(1))
+        before = [p.detach().clone() for p in nets.generator.parameters()]
+        one_iteration(nets, cfg)
+        moved = [
+            not torch.equal(a, p) for a, p in zip(before, nets.generator.parameters(), strict=True)
+        ]
+        return len(calls), torch.tensor(moved)
+
+    n_plain, moved_plain = forwards()
+    n_reuse, moved_reuse = forwards(reuse_fakes=True)
+    assert (n_plain, n_reuse) == (2, 1)
+    assert moved_reuse.any() and torch.equal(moved_reuse, moved_plain)  # G still learns
+
+
+@pytest.mark.parametrize(
+    "changes", [{"n_critic": 2}, {"g_batch": 16}, {"accum_steps": 2, "n_critic": 1}]
+)
+def test_reuse_fakes_needs_one_d_step_of_the_g_batch(changes: dict) -> None:
+    with pytest.raises(ValueError, match="--reuse-fakes needs --n-critic 1"):
+        tiny_train_config(reuse_fakes=True, **{"n_critic": 1, **changes})

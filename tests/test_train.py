@@ -67,9 +67,11 @@ def _assert_states_identical(a: dict, b: dict) -> None:
         {
             "loss": LossConfig("relativistic", r1_gamma=0.1, bcr_weight=10.0, lecam_weight=0.3),
             "model_overrides": {**TINY_TRAIN_MODEL, "d_mbstd_group": 4},
+            "n_critic": 1,
+            "reuse_fakes": True,
         },
     ],
-    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror", "r3gan+bcr+lecam+mbstd"],
+    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror", "r3gan+bcr+lecam+mbstd+reuse"],
 )
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
     straight = train(tiny_train_config(**extra), out=tmp_path / "a")

@@ -108,6 +108,12 @@ Examples:
     "before one optimizer step (same update, less memory).",
 )
 @click.option(
+    "--reuse-fakes/--no-reuse-fakes",
+    default=False,
+    help="G's step reuses the fakes of the D step (with --n-critic 1): one G forward per "
+    "iteration instead of two, as DCGAN trains. Needs --g-batch = --batch.",
+)
+@click.option(
     "--loss",
     type=click.Choice(LOSSES),
     default="wgangp-eps",

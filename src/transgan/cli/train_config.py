@@ -116,6 +116,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         accum_steps=opts["accum_steps"],
         loss=loss,
         penalty_every=opts["penalty_every"],
+        reuse_fakes=opts["reuse_fakes"],
         lr_g=opts["lr_g"],
         lr_d=opts["lr_d"],
         beta1=opts["beta1"],

@@ -44,6 +44,7 @@ class TrainConfig:
     g_batch: int = 128  # G batch per step, summed over all ranks
     n_critic: int = 5  # D steps per G step
     accum_steps: int = 1  # micro-batches per optimizer step (same math, less memory)
+    reuse_fakes: bool = False  # G's step reuses the D step's fakes (one G forward, n_critic 1)
     loss: LossConfig = field(default_factory=LossConfig)
     penalty_every: int = 1  # lazy regularisation: GP / R1 on every k-th D step, weighted ×k
     lr_g: float = 1e-4
@@ -95,6 +96,13 @@ class TrainConfig:
                 f"--batch {self.batch} and --g-batch {self.g_batch} must both be divisible by "
                 f"--accum-steps {self.accum_steps} (each batch is split into that many "
                 "micro-batches)",
+            ),
+            (
+                not self.reuse_fakes
+                or (self.n_critic == 1 and self.g_batch == self.batch and self.accum_steps == 1),
+                "--reuse-fakes needs --n-critic 1, --g-batch equal to --batch and --accum-steps "
+                f"1 (got {self.n_critic}, {self.g_batch} vs {self.batch}, {self.accum_steps}): "
+                "G's step takes the one D step's fakes",
             ),
             (self.penalty_every >= 1, f"penalty_every must be >= 1, got {self.penalty_every}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),

@@ -167,6 +167,7 @@ def train_iteration(
     every = cfg.penalty_every
     d_params = list(d.parameters())
     real = None
+    kept_fakes: list[torch.Tensor] = []  # --reuse-fakes: the D step's fakes, with G's graph
     for j in range(cfg.n_critic):
         penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
         real, labels = _split(next(data))
@@ -186,8 +187,13 @@ def train_iteration(
         for i, (real_i, z_i, y_i) in enumerate(
             zip(real.chunk(k), z.chunk(k), label_chunks, strict=True)
         ):
-            with torch.no_grad(), autocast(cfg, device):
-                fake = g(z_i) if y_i is None else g(z_i, y_i)  # fakes get the reals' labels
+            if cfg.reuse_fakes:  # made once with G's graph; G's step below reuses them
+                with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
+                    fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
+                kept_fakes.append(fake)
+            else:
+                with torch.no_grad(), autocast(cfg, device):
+                    fake = g(z_i) if y_i is None else g(z_i, y_i)  # fakes get the reals' labels
             d_fn = nets.d_train if y_i is None else WithLabels(nets.d_train, y_i)
             with _no_sync(nets.d_train, i < k - 1), autocast(cfg, device):
                 loss, parts = discriminator_loss(
@@ -215,11 +221,14 @@ def train_iteration(
     # G step. D's parameters are frozen so G's backward writes no gradient into D.
     d.requires_grad_(False)
     nets.opt_g.zero_grad(set_to_none=True)
-    z = torch.randn(local_g_batch, latent_dim, device=device)
-    g_labels = None
-    if nets.class_probs is not None:  # G's classes in the data's proportions
-        g_labels = torch.multinomial(nets.class_probs, local_g_batch, replacement=True)
-    label_chunks = g_labels.chunk(k) if g_labels is not None else [None] * k
+    if cfg.reuse_fakes:  # G's step on the D step's latents, labels and fakes
+        label_chunks = labels.chunk(k) if labels is not None else [None] * k
+    else:
+        z = torch.randn(local_g_batch, latent_dim, device=device)
+        g_labels = None
+        if nets.class_probs is not None:  # G's classes in the data's proportions
+            g_labels = torch.multinomial(nets.class_probs, local_g_batch, replacement=True)
+        label_chunks = g_labels.chunk(k) if g_labels is not None else [None] * k
     real_label_chunks = labels.chunk(k) if labels is not None else [None] * k
     relativistic = cfg.loss.kind == "relativistic"
     sums = MicroBatchMeans(k, device)
@@ -227,7 +236,10 @@ def train_iteration(
         zip(z.chunk(k), real.chunk(k), label_chunks, real_label_chunks, strict=True)
     ):
         with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
-            fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
+            if cfg.reuse_fakes:
+                fake = kept_fakes[i]
+            else:
+                fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
             d_fake = d(augment(fake)) if y_i is None else d(augment(fake), y_i)
             d_real = None
             if relativistic:  # R3GAN pairs each fake with a real in G's loss too
