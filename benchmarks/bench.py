@@ -184,6 +184,48 @@ def measure(
     return out
 
 
+def sync_check(preset: str, args: argparse.Namespace, device: torch.device) -> str:
+    """Train iterations of ``preset`` under ``torch.cuda.set_sync_debug_mode("error")``: any
+    host synchronisation inside them raises. Two warm-up iterations run outside the check
+    (lazy initialisation may sync once). Returns a line saying what ran."""
+    if device.type != "cuda":
+        return f"{preset}: --sync-check needs a CUDA device (the CPU test counts reads instead)"
+    precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    cfg = bench_config(preset, "sdpa", precision, args, device, args.penalty_every)
+    nets = build_networks(cfg, cfg.model_config(), DistInfo(0, 1, 0, device))
+    size = cfg.model_config().img_size
+    x = torch.rand(args.batch, 3, size, size, device=device) * 2 - 1
+    stream = iter(lambda: x, None)
+    stats = TickStats()
+    n = 2 + 2 * args.penalty_every  # every D step kind, the penalty steps included
+
+    def step(i: int) -> None:
+        train_iteration(
+            nets,
+            stream,
+            cfg,
+            device=device,
+            local_batch=args.batch,
+            local_g_batch=args.batch,
+            nimg_step=args.batch * cfg.n_critic,
+            nimg_after=(i + 1) * args.batch * cfg.n_critic,
+            stats=stats,
+            first_d_step=i * cfg.n_critic,
+        )
+
+    step(0)
+    step(1)
+    torch.cuda.synchronize(device)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for i in range(2, n):
+            step(i)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    every = args.penalty_every
+    return f"{preset}: {n - 2} iterations ({precision}, penalty every {every}), no host sync"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -201,6 +243,11 @@ def main() -> None:
     parser.add_argument("--ceiling-size", type=int, default=4096)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--sync-check",
+        action="store_true",
+        help="only run train iterations under torch.cuda.set_sync_debug_mode('error')",
+    )
     args = parser.parse_args()
     args.overrides = {}
     if args.smoke:
@@ -218,6 +265,10 @@ def main() -> None:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
+    if args.sync_check:
+        for preset in presets_to_run:
+            print(sync_check(preset, args, device), flush=True)
+        return
     model, flags = cpu_model_and_flags()
     units = [f for f in BF16_CPU_FLAGS if f in flags]
     if device.type == "cuda":
