@@ -210,3 +210,29 @@ def test_reuse_fakes_runs_g_forward_once_per_iteration() -> None:
 def test_reuse_fakes_needs_one_d_step_of_the_g_batch(changes: dict) -> None:
     with pytest.raises(ValueError, match="--reuse-fakes needs --n-critic 1"):
         tiny_train_config(reuse_fakes=True, **{"n_critic": 1, **changes})
+
+
+@pytest.mark.parametrize(("head", "width"), [("cls", 16), ("mean", 16), ("flatten", 4 * 16)])
+def test_v1_d_heads_read_what_they_say(head: str, width: int) -> None:
+    torch.manual_seed(0)
+    config = DiscriminatorConfig(img_size=8, patch_size=4, dim=16, depth=1, head=head)
+    d = Discriminator(config).eval()
+    assert d.head.in_features == width
+    seen = {}
+    d.norm.register_forward_hook(lambda m, i, o: seen.__setitem__("out", o))
+    x = torch.randn(3, 3, 8, 8)
+    logits = d(x)
+    tokens = seen["out"]  # the final norm's output: what the head reads
+    if head == "cls":
+        h = tokens
+    else:  # the four patch tokens, without the cls token
+        assert tokens.shape == (3, 4, 16)
+        h = tokens.mean(1) if head == "mean" else tokens.flatten(1)
+    torch.testing.assert_close(logits, d.head(h).squeeze(-1))
+    # a conditional D projects the same features
+    cond = Discriminator(
+        DiscriminatorConfig(img_size=8, patch_size=4, dim=16, depth=1, head=head, num_classes=3)
+    )
+    assert cond(x, torch.tensor([0, 1, 2])).shape == (3,)
+    with pytest.raises(ValueError, match="head must be one of"):
+        DiscriminatorConfig(img_size=8, patch_size=4, dim=16, head="pool")

@@ -32,6 +32,8 @@ from transgan.models.layers import (
 from transgan.models.lipschitz import apply_improved_spectral_norm
 from transgan.models.minibatch_std import MinibatchStdToken
 
+V1_HEADS = ("cls", "mean", "flatten")
+
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
@@ -48,6 +50,9 @@ class DiscriminatorConfig:
     spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
     patch_overlap: bool = False  # read each p-px patch through a 2p window (stride p)
     mbstd_group: int = 0  # > 0: a minibatch-std token (groups of this many) before the last block
+    # what the logit is read from: "cls" (the cls token, the paper's), "mean" (the mean of
+    # the patch tokens) or "flatten" (a Linear on all patch tokens, position-aware)
+    head: str = "cls"
 
     def __post_init__(self) -> None:
         check_fields(
@@ -59,6 +64,8 @@ class DiscriminatorConfig:
             raise ValueError(f"mbstd_group must be >= 0 (0 = off), got {self.mbstd_group}")
         if self.attn_kind not in ATTENTION_KINDS:
             raise ValueError(f"attn_kind must be one of {ATTENTION_KINDS}, got {self.attn_kind!r}")
+        if self.head not in V1_HEADS:
+            raise ValueError(f"head must be one of {V1_HEADS}, got {self.head!r}")
         if self.patch_overlap and self.patch_size % 2:
             raise ValueError(
                 f"patch_overlap needs an even patch_size (padding p/2), got {self.patch_size}"
@@ -110,8 +117,10 @@ class Discriminator(nn.Module):
         )
         self.mbstd = MinibatchStdToken(c.dim, c.mbstd_group) if c.mbstd_group else None
         self.norm = nn.LayerNorm(c.dim)
-        self.head = nn.Linear(c.dim, 1)
-        self.class_embed = projection_embedding(c.num_classes, c.dim) if c.num_classes else None
+        self.head = nn.Linear(c.dim * (c.num_patches if c.head == "flatten" else 1), 1)
+        self.class_embed = (
+            projection_embedding(c.num_classes, self.head.in_features) if c.num_classes else None
+        )
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -139,7 +148,12 @@ class Discriminator(nn.Module):
             if self.mbstd is not None and i == c.depth - 1:
                 tokens = self.mbstd(tokens)  # (B, 1 + N, C) -> (B, 2 + N, C)
             tokens = block(tokens)
-        return head_logit(self.head, self.class_embed, self.norm(tokens[:, 0]), labels)
+        if c.head == "cls":
+            h = self.norm(tokens[:, 0])  # (B, C)
+        else:
+            patch_tokens = self.norm(tokens[:, 1 : 1 + c.num_patches])  # (B, N, C)
+            h = patch_tokens.mean(1) if c.head == "mean" else patch_tokens.flatten(1)
+        return head_logit(self.head, self.class_embed, h, labels)  # (B, C or N·C) -> (B,)
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         for block in self.blocks:
@@ -156,7 +170,7 @@ class Discriminator(nn.Module):
         flops = 2 * n * 3 * window**2 * c.dim
         flops += (c.depth - 1) * block_flops(n + 1, c.dim, c.mlp_ratio)
         flops += block_flops(n + 1 + bool(c.mbstd_group), c.dim, c.mlp_ratio)
-        return flops + 2 * c.dim
+        return flops + 2 * self.head.in_features
 
 
 # ---------------------------------------------------------------------------------------
