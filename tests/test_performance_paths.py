@@ -111,3 +111,41 @@ def test_benchmark_smoke_mode_runs() -> None:
     ) or "auto precision bf16" in result.stdout
     assert "math+fp32" in result.stdout and "auto(" in result.stdout  # baseline and default
     assert "CPU" in result.stdout or "NVIDIA" in result.stdout  # the device is named
+
+
+def test_compile_runs_the_penalty_steps_eagerly_and_the_others_compiled(monkeypatch) -> None:
+    # torch.compile replaced by a recorder: which D does each D step call?
+    from conftest import one_iteration, tiny_train_config
+
+    from transgan.distributed import DistInfo
+    from transgan.training import setup
+    from transgan.training.losses import LossConfig
+
+    calls: list[str] = []
+
+    class Recorded(torch.nn.Module):
+        def __init__(self, module: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = module
+
+        def forward(self, *args):
+            calls.append(type(self.inner).__name__)
+            return self.inner(*args)
+
+    monkeypatch.setattr(setup.torch, "compile", Recorded)
+    cfg = tiny_train_config(
+        compile=True, n_critic=4, penalty_every=2, loss=LossConfig("logistic", r1_gamma=1.0)
+    )
+    info = DistInfo(0, 1, 0, torch.device("cpu"))
+    nets = setup.build_networks(cfg, cfg.model_config(), info)
+    setup.wrap_for_training(nets, cfg, info)
+    d_calls = []
+    original = nets.discriminator.forward
+    nets.discriminator.forward = lambda *a: d_calls.append(len(calls)) or original(*a)
+    one_iteration(nets, cfg)
+    # D steps 0 and 2 carry the penalty (eager), 1 and 3 not (compiled); then G's step
+    # calls G compiled; its D call on the fakes is the plain module
+    compiled_d = [c for c in calls if c == "Discriminator"]
+    assert len(compiled_d) == 2
+    assert len(d_calls) == 4 + 1
+    assert calls.count("Generator") == 1

@@ -217,7 +217,11 @@ Examples:
     help="TensorBoard event files in RUN_DIR/tensorboard (stats, metrics, grids). Default: "
     "on when the tensorboard package is installed (pip install 'transgan[tensorboard]').",
 )
-@click.option("--compile/--no-compile", default=False, help="torch.compile G and D.")
+@click.option(
+    "--compile/--no-compile",
+    default=False,
+    help="torch.compile G and D; D's penalty steps (double backward) run eagerly.",
+)
 @click.option("--grad-checkpointing/--no-grad-checkpointing", default=False)
 @click.option(
     "--max-bad-steps",

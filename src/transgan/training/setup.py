@@ -65,8 +65,11 @@ def wrap_for_training(nets: Networks, cfg: TrainConfig, info: DistInfo) -> None:
         d_train = DistributedDataParallel(d_train, device_ids=ids, forward_sync_buffers=False)
     if cfg.compile:
         g_train = torch.compile(g_train)
-        if not cfg.loss.has_penalty:  # compiled graphs do not support double backward
-            d_train = torch.compile(d_train)
+        # compiled graphs have no double backward: the penalty steps run D eagerly, the
+        # other D steps (all of them without a penalty, k − 1 in k with --penalty-every k)
+        # compiled
+        nets.d_penalty = d_train if cfg.loss.has_penalty else None
+        d_train = torch.compile(d_train)
     nets.g_train, nets.d_train = g_train, d_train
 
 

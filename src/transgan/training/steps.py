@@ -41,6 +41,9 @@ class Networks:
     opt_d: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None  # fp16 only
     class_probs: torch.Tensor | None = None  # --cond: the data's class shares (G's labels)
+    # D for the penalty steps (DDP, never compiled: compiled graphs have no double backward);
+    # None: ``d_train``
+    d_penalty: Callable[[torch.Tensor], torch.Tensor] | None = None
     lecam: LeCamAnchors | None = None  # the LeCam regulariser's moving averages (if on)
 
 
@@ -194,8 +197,11 @@ def train_iteration(
             else:
                 with torch.no_grad(), autocast(cfg, device):
                     fake = g(z_i) if y_i is None else g(z_i, y_i)  # fakes get the reals' labels
-            d_fn = nets.d_train if y_i is None else WithLabels(nets.d_train, y_i)
-            with _no_sync(nets.d_train, i < k - 1), autocast(cfg, device):
+            d_call = nets.d_train
+            if penalty_weight > 0 and cfg.loss.has_penalty and nets.d_penalty is not None:
+                d_call = nets.d_penalty
+            d_fn = d_call if y_i is None else WithLabels(d_call, y_i)
+            with _no_sync(d_call, i < k - 1), autocast(cfg, device):
                 loss, parts = discriminator_loss(
                     d_fn,
                     real_i,
