@@ -20,7 +20,8 @@ LOWER = {
     "interop": {"models", "presets"},
     "evaluation": {"models", "presets", "data"},
     "training": {"models", "presets", "data", "evaluation"},
-    "cli": {"models", "presets", "data", "evaluation", "interop", "training"},
+    "sharing": {"models", "presets", "evaluation"},
+    "cli": {"models", "presets", "data", "evaluation", "interop", "training", "sharing"},
 }
 TOP_LEVEL_MAX = 10
 

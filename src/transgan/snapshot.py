@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from transgan.fileio import atomic_path, error_detail
 from transgan.presets import ModelConfig, build_generator
 
 SNAPSHOT_FORMAT = "transgan-snapshot/1"
+HUB_WEIGHTS = "model.safetensors"  # the snapshot inside a Hub-ready folder (`export --format hub`)
+# owner/name or owner/name@revision, as the Hugging Face Hub names model repositories
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$")
 DISCRIMINATOR_FORMAT = "transgan-discriminator/1"  # `transgan import --which dis`
 
 
@@ -47,15 +51,56 @@ def save_snapshot(
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+def resolve_snapshot(ref: str | os.PathLike[str]) -> Path:
+    """The snapshot file that ``ref`` names: a file as it is; a folder written by
+    ``transgan export --format hub`` (its ``model.safetensors``); or, when nothing of that
+    name is here, a Hugging Face Hub model id ``owner/name[@revision]``, fetched into the
+    Hub's cache with ``huggingface_hub`` (``pip install 'transgan[hub]'``)."""
+    path = Path(ref)
+    if path.is_dir():
+        weights = path / HUB_WEIGHTS
+        if not weights.is_file():
+            raise SnapshotError(
+                f"{path} is a folder without {HUB_WEIGHTS}; pass a network-snapshot-*.safetensors "
+                "file or a folder written by `transgan export --format hub`"
+            )
+        return weights
+    text = str(ref)
+    if path.exists() or text.endswith(".safetensors") or not _HUB_ID.match(text):
+        return path
+    return _download_from_hub(text)
+
+
+def _download_from_hub(hub_id: str) -> Path:
+    repo, _, revision = hub_id.partition("@")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as err:
+        raise SnapshotError(
+            f"{hub_id!r} is not a file or folder here; to fetch it as a Hugging Face Hub model "
+            "install the hub extra: pip install 'transgan[hub]'"
+        ) from err
+    try:
+        return Path(hf_hub_download(repo, HUB_WEIGHTS, revision=revision or None))
+    except Exception as err:  # offline, unknown repository, no such file: all say why
+        raise SnapshotError(
+            f"{hub_id!r} is not a file or folder here, and fetching it from the Hugging Face "
+            f"Hub as model {repo!r}{f' at revision {revision!r}' if revision else ''} failed "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Check "
+            "the path, or the id and your network (HF_HUB_OFFLINE=1 uses the cache only)"
+        ) from err
+
+
 def read_snapshot(
     path: str | os.PathLike[str], file_format: str = SNAPSHOT_FORMAT
 ) -> tuple[dict[str, torch.Tensor], ModelConfig, dict]:
     """Tensors, config and extra metadata of a snapshot (or of ``file_format``); refuses
     anything else."""
-    p = Path(path)
+    p = resolve_snapshot(path)
     if not p.is_file():
         raise SnapshotError(
-            f"snapshot {p} does not exist; pass a network-snapshot-*.safetensors file"
+            f"snapshot {p} does not exist; pass a network-snapshot-*.safetensors file, a "
+            "folder from `transgan export --format hub`, or a Hub id owner/name"
         )
     try:
         with safe_open(str(p), framework="pt") as f:
@@ -136,6 +181,7 @@ def load_discriminator(path: str | os.PathLike[str]) -> tuple[nn.Module, ModelCo
 
 
 def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    path = resolve_snapshot(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}

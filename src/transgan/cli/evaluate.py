@@ -37,7 +37,7 @@ Examples:
 
 
 @click.command("eval", epilog=EXAMPLES, context_settings={"show_default": True})
-@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("snapshot", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--images",
     type=click.Path(exists=True, path_type=Path),
@@ -125,7 +125,8 @@ def eval_command(
     force: bool,
     per_class: bool,
 ) -> None:
-    """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity.
+    """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity (a
+    snapshot file, a folder from `export --format hub`, or a Hub id owner/name[@revision]).
 
     A class-conditional model samples its classes in the training data's proportions."""
     from transgan.data import DataError

@@ -61,27 +61,41 @@ def import_command(
 
 
 @click.command("export", context_settings={"show_default": True})
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "out_format",
-    type=click.Choice(["authors"]),
+    type=click.Choice(["authors", "hub"]),
     default="authors",
-    help="authors: the dict the authors' test.py loads (module.-prefixed keys).",
+    help="authors: the dict the authors' test.py loads (module.-prefixed keys); hub: a "
+    "Hugging Face Hub-ready folder (model.safetensors, config.json, README.md model card, "
+    "samples.png).",
 )
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The file (authors) or folder (hub) to write.",
+)
 @click.option("--epoch", type=click.IntRange(0), default=0, help="The file's `epoch` entry.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 def export_command(source: Path, out_format: str, out_file: Path, epoch: int, force: bool) -> None:
     """Write SOURCE (a snapshot, or a discriminator from `import --which dis`) in the
     authors' checkpoint layout: a snapshot becomes `avg_gen_state_dict`, a discriminator
     `dis_state_dict`, with the relative_position_index buffers their strict loading needs.
+    With --format hub: a folder to upload to the Hugging Face Hub as a model repository.
 
     \b
-    Example:
+    Examples:
       transgan export runs/00001-x/network-snapshot-010000.safetensors --out checkpoint.pth
       # then, in the authors' repository: python test.py ... --load_path checkpoint.pth
+      transgan export runs/00001-x/network-snapshot-010000.safetensors --format hub --out my-gan
+      # then: huggingface-cli upload OWNER/my-gan my-gan; transgan generate OWNER/my-gan ...
     """
+    if out_format == "hub":
+        _export_hub(source, out_file, force)
+        return
     from transgan.fileio import check_output
     from transgan.interop.authors_checkpoint import export_checkpoint
     from transgan.interop.authors_layout import LayoutError
@@ -107,3 +121,14 @@ def export_command(source: Path, out_format: str, out_file: Path, epoch: int, fo
     for note in notes:
         click.echo(f"note: {note}")
     click.echo(f"wrote {out_file} ({out_format} layout, {which})")
+
+
+def _export_hub(source: Path, out: Path, force: bool) -> None:
+    from transgan.sharing.hub_folder import HubExportError, export_hub_folder
+    from transgan.snapshot import SnapshotError
+
+    try:
+        files = export_hub_folder(source, out, force=force)
+    except (SnapshotError, HubExportError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"wrote {out}/ ({', '.join(f.name for f in files)}); add a license to README.md")

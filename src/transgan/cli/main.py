@@ -102,7 +102,7 @@ def models() -> None:
 
 
 @main.command()
-@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("snapshot", required=False, type=click.Path(path_type=Path))
 @click.option("--preset", help="Use a randomly initialised preset instead of a snapshot.")
 @click.option("--n", "num", type=click.IntRange(1, 100_000), default=64, help="Images to draw.")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the latents.")
@@ -141,7 +141,8 @@ def generate(
     device: str,
     force: bool,
 ) -> None:
-    """Draw images from SNAPSHOT (a network-snapshot-*.safetensors file).
+    """Draw images from SNAPSHOT (a network-snapshot-*.safetensors file, a folder from
+    `transgan export --format hub`, or a Hugging Face Hub id owner/name[@revision]).
 
     \b
     Examples:
@@ -253,6 +254,7 @@ def _register_subcommands() -> None:
     from transgan.cli.data import fid_stats_command, prepare_data_command
     from transgan.cli.evaluate import eval_command, plot_command
     from transgan.cli.interop import export_command, import_command
+    from transgan.cli.serve import serve_command
     from transgan.cli.train import train
 
     main.add_command(train)
@@ -262,6 +264,7 @@ def _register_subcommands() -> None:
     main.add_command(export_command)
     main.add_command(fid_stats_command)
     main.add_command(prepare_data_command)
+    main.add_command(serve_command)
 
 
 _register_subcommands()
