@@ -38,7 +38,7 @@ from transgan.training.autoprecision import choose_for_batch
 from transgan.training.config import TrainConfig
 from transgan.training.losses import LossConfig
 from transgan.training.precision import BF16_CPU_FLAGS, PrecisionChoice, cpu_model_and_flags
-from transgan.training.setup import build_networks
+from transgan.training.setup import build_networks, wrap_for_training
 from transgan.training.steps import TickStats, train_iteration
 
 
@@ -121,8 +121,8 @@ def measure(
     torch.manual_seed(0)
     info = DistInfo(0, 1, 0, device)
     nets = build_networks(cfg, model_config, info)
-    if cfg.compile:
-        nets.g_train = torch.compile(nets.generator)
+    if cfg.compile:  # G, and D for its steps without a penalty (as `train --compile`)
+        wrap_for_training(nets, cfg, info)
     b, size = args.batch, model_config.img_size
     z = torch.randn(b, model_config.generator.latent_dim, device=device)
     x = torch.randn(b, 3, size, size, device=device)
@@ -235,7 +235,9 @@ def main() -> None:
     parser.add_argument("--n-critic", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--compile", action="store_true", help="torch.compile G (sdpa configs)")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile G and D (sdpa configs)"
+    )
     parser.add_argument(
         "--penalty-every", type=int, default=1, help="lazy regularisation of the auto config"
     )
