@@ -16,6 +16,8 @@ from typing import Any
 from transgan.sharing.sampler import MAX_GRID, MAX_WALK_STEPS, Sampler, SamplerInputError
 
 SERVE_EXTRA = "pip install 'transgan[serve]'"
+# small generated images are shown enlarged: keep their pixels sharp, not smoothed
+PIXEL_CSS = "img { image-rendering: pixelated; }"
 
 
 class ServeError(RuntimeError):
@@ -150,6 +152,7 @@ def serve(sampler: Sampler, host: str, port: int, block: bool = True) -> Any:
             show_error=True,
             allowed_paths=[page.transgan_gif_dir],
             theme=page.transgan_theme,
+            css=PIXEL_CSS,
         )
     except OSError as err:
         raise ServeError(
