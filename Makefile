@@ -23,7 +23,7 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/transgan models
 	rm -rf runs/demo
-	$(VENV)/bin/transgan train --recipe digits-vitgan --max-time 400 --run-dir runs/demo
+	$(VENV)/bin/transgan train --recipe digits-pure --max-time 400 --run-dir runs/demo
 	$(VENV)/bin/transgan generate $$(ls runs/demo/network-snapshot-*.safetensors | tail -n 1) \
 		--n 64 --seed 1 --grid runs/demo/samples.png
 	$(VENV)/bin/transgan plot runs/demo
