@@ -48,9 +48,11 @@ _DIGITS_TRANSFORMER = {
 VITGAN_D = ("d_attn_kind=l2", "d_patch_overlap=True", "d_patch_size=4")
 # What the second discriminator round found (docs/quality.md): the cls-token head keeps D
 # near chance; a head on all 16 patch tokens learns (and overfits the 1,198 digits without a
-# stronger R1); a minibatch-std token helps it further. G's step reuses the D step's fakes:
-# one G forward per iteration.
+# stronger R1); a minibatch-std token helps it further. G's step reuses the D step's fakes
+# (one G forward per iteration), and a narrower G (width 96, 2 heads) trains more images in
+# the same time, which won at equal time.
 PURE_D = (*VITGAN_D, "d_head=flatten", "d_mbstd_group=4")
+PURE_G = ("g_dim=96", "g_num_heads=2")
 _DIGITS_PURE = {**_DIGITS_TRANSFORMER, "r1_gamma": 1.0, "reuse_fakes": True}
 _DCGAN_OPTIM = {
     "n_critic": 1,
@@ -153,14 +155,14 @@ RECIPES: dict[str, Recipe] = {
             "-",
             "`make demo`: digits-vitgan's D with its logit read from all 16 patch tokens "
             "(a Linear on them; the cls token is not read) and a minibatch-std token, R1 γ 1 "
-            "every 4 D steps, G's step on the D step's fakes",
+            "every 4 D steps, G's step on the D step's fakes, G width 96 with 2 heads",
             "-",
             {
                 **_DIGITS,
                 "model": "transgan2_digits",
                 "kimg": 100.0,
                 **_DIGITS_PURE,
-                "overrides": PURE_D,
+                "overrides": (*PURE_G, *PURE_D),
             },
         ),
         Recipe(
