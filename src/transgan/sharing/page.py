@@ -16,8 +16,12 @@ from typing import Any
 from transgan.sharing.sampler import MAX_GRID, MAX_WALK_STEPS, Sampler, SamplerInputError
 
 SERVE_EXTRA = "pip install 'transgan[serve]'"
-# small generated images are shown enlarged: keep their pixels sharp, not smoothed
-PIXEL_CSS = "img { image-rendering: pixelated; }"
+# small generated images are shown enlarged to their box, with sharp pixels (the download
+# is the image at its own size)
+PIXEL_CSS = (
+    "#grid-image img, #one-image img, #walk-image img "
+    "{ width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
+)
 
 
 class ServeError(RuntimeError):
@@ -88,14 +92,24 @@ def build_page(sampler: Sampler) -> Any:
                 grid_n = gr.Slider(1, MAX_GRID, value=16, step=1, label="images")
                 grid_button = gr.Button("Draw grid", variant="primary", elem_id="grid-draw")
             grid_out = gr.Image(
-                type="pil", format="png", label="grid", buttons=["download"], elem_id="grid-image"
+                type="pil",
+                format="png",
+                label="grid",
+                buttons=["download"],
+                elem_id="grid-image",
+                height=480,
             )
         with gr.Tab("One image"):
             with gr.Row():
                 one_seed = gr.Number(0, precision=0, label="seed", elem_id="one-seed")
                 one_button = gr.Button("Draw", variant="primary", elem_id="one-draw")
             one_out = gr.Image(
-                type="pil", format="png", label="image", buttons=["download"], elem_id="one-image"
+                type="pil",
+                format="png",
+                label="image",
+                buttons=["download"],
+                elem_id="one-image",
+                height=320,
             )
         with gr.Tab("Interpolation"):
             with gr.Row():
@@ -103,7 +117,12 @@ def build_page(sampler: Sampler) -> Any:
                 seed_b = gr.Number(1, precision=0, label="seed B", elem_id="walk-b")
             t = gr.Slider(0, 1, value=0, step=0.01, label="from A to B", elem_id="walk-t")
             frame = gr.Image(
-                type="pil", format="png", label="walk", buttons=["download"], elem_id="walk-image"
+                type="pil",
+                format="png",
+                label="walk",
+                buttons=["download"],
+                elem_id="walk-image",
+                height=320,
             )
             with gr.Row():
                 steps = gr.Slider(2, MAX_WALK_STEPS, value=24, step=1, label="GIF frames")
