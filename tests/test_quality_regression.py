@@ -1,19 +1,20 @@
 """Quality regression: a short digits run must still produce digits.
 
 The run is the ``digits-pure`` recipe (the pure transformer pair of ``make demo``:
-``transgan2_digits`` with the flatten-head D, minibatch-std token, R1 γ 1, reused fakes) for
-20 kimg, seed 0, fp32 — about two minutes on 2 CPU cores. It exercises the whole training path
+``transgan2_digits`` 96 wide with the flatten-head D, minibatch-std token, R1 γ 1, reused
+fakes) for 20 kimg, seed 0, fp32 — about a minute on 2 CPU cores. It exercises the whole training path
 (data, losses, the transformer D's options, optimiser steps, EMA, snapshot, metrics) on the
 pure-transformer pair; until this round only the hybrid (transformer G + conv D) converged
 reliably this early.
 
 Threshold, from runs of exactly this configuration at 20 kimg on the CPU (AMD EPYC, 1 thread,
-2026-11-29): 443 (seed 0) and 413 (seed 1); at 60 kimg the recipe reaches ~170
-(docs/quality.md). The test asks for < 600 and all ten digits among the predictions.
+2026-11-29): 480 (seed 0) and 551 (seed 1), all ten digits in both; at 60 kimg the recipe
+reaches ~170 (docs/quality.md). The test asks for < 800 and all ten digits among the
+predictions.
 
 That it fails when training is broken was shown by running it with the sign of the
-generator's loss flipped (``generator_loss`` returning ``-loss``): digits-FID 2,584 and no
-confident digit at all (``dcov2k`` 0.0) — far outside both bounds.
+generator's loss flipped (``generator_loss`` returning ``-loss``): digits-FID 2,654 and no
+digit class at all among confident predictions (``dcov2k`` 0.0) — far outside both bounds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from click.testing import CliRunner
 from transgan.cli.main import main
 from transgan.fileio import read_jsonl
 
-MAX_DFID = 600.0
+MAX_DFID = 800.0
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("digits_cache")]
 
