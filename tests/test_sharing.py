@@ -203,3 +203,20 @@ def test_export_hub_refuses_a_file_as_folder(tmp_path: Path, snapshot: Path) -> 
     target.write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         export_hub_folder(snapshot, target)
+
+
+def test_serve_without_gradio_names_the_extra(monkeypatch, snapshot: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now fails
+    result = CliRunner().invoke(main, ["serve", str(snapshot)])
+    assert result.exit_code != 0
+    assert "pip install 'transgan[serve]'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_a_missing_snapshot_is_one_sentence(tmp_path: Path) -> None:
+    pytest.importorskip("gradio", reason="the serve extra (gradio) is not installed")
+    result = CliRunner().invoke(main, ["serve", str(tmp_path / "nope.safetensors")])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output and "Traceback" not in result.output
