@@ -138,11 +138,13 @@ def tiny_cli_args(kimg: str, tick: str) -> list[str]:
     ]
 
 
-def one_iteration(nets, cfg, stats=None) -> None:
-    """One training iteration of the tiny config on random 16-px images, on the CPU."""
+def one_iteration(nets, cfg, stats=None, data=None) -> None:
+    """One training iteration of the tiny config on ``data`` (default: random 16-px
+    images), on the CPU."""
     from transgan.training.steps import TickStats, train_iteration
 
-    data = iter(lambda: torch.rand(cfg.batch, 3, 16, 16) * 2 - 1, None)
+    if data is None:
+        data = iter(lambda: torch.rand(cfg.batch, 3, 16, 16) * 2 - 1, None)
     train_iteration(
         nets,
         data,

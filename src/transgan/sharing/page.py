@@ -65,6 +65,18 @@ def on_page(fn: Callable[..., Any], gradio: Any) -> Callable[..., Any]:
     return handler
 
 
+def image_box(gradio: Any, label: str, elem_id: str, height: int) -> Any:
+    """An output image: PNG, a download button, shown ``height`` px high (PIXEL_CSS)."""
+    return gradio.Image(
+        type="pil",
+        format="png",
+        label=label,
+        buttons=["download"],
+        elem_id=elem_id,
+        height=height,
+    )
+
+
 def build_page(sampler: Sampler) -> Any:
     """The Gradio Blocks app for ``sampler`` (not yet launched)."""
     gr = import_gradio()
@@ -91,39 +103,18 @@ def build_page(sampler: Sampler) -> Any:
                 grid_seed = gr.Number(0, precision=0, label="seed", elem_id="grid-seed")
                 grid_n = gr.Slider(1, MAX_GRID, value=16, step=1, label="images")
                 grid_button = gr.Button("Draw grid", variant="primary", elem_id="grid-draw")
-            grid_out = gr.Image(
-                type="pil",
-                format="png",
-                label="grid",
-                buttons=["download"],
-                elem_id="grid-image",
-                height=480,
-            )
+            grid_out = image_box(gr, "grid", "grid-image", 480)
         with gr.Tab("One image"):
             with gr.Row():
                 one_seed = gr.Number(0, precision=0, label="seed", elem_id="one-seed")
                 one_button = gr.Button("Draw", variant="primary", elem_id="one-draw")
-            one_out = gr.Image(
-                type="pil",
-                format="png",
-                label="image",
-                buttons=["download"],
-                elem_id="one-image",
-                height=320,
-            )
+            one_out = image_box(gr, "image", "one-image", 320)
         with gr.Tab("Interpolation"):
             with gr.Row():
                 seed_a = gr.Number(0, precision=0, label="seed A", elem_id="walk-a")
                 seed_b = gr.Number(1, precision=0, label="seed B", elem_id="walk-b")
             t = gr.Slider(0, 1, value=0, step=0.01, label="from A to B", elem_id="walk-t")
-            frame = gr.Image(
-                type="pil",
-                format="png",
-                label="walk",
-                buttons=["download"],
-                elem_id="walk-image",
-                height=320,
-            )
+            frame = image_box(gr, "walk", "walk-image", 320)
             with gr.Row():
                 steps = gr.Slider(2, MAX_WALK_STEPS, value=24, step=1, label="GIF frames")
                 gif_button = gr.Button("Export the walk as a GIF", elem_id="walk-gif")
