@@ -1,5 +1,6 @@
 """Run under torchrun by test_ddp.py: a few DDP training iterations, then each rank saves
-its weights and the data indices it drew, for the test to compare across ranks."""
+its weights, its LeCam anchors (mode ``lecam``) and the data indices it drew, for the test
+to compare across ranks."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ from transgan.training.setup import build_networks, wrap_for_training
 from transgan.training.steps import TickStats, train_iteration
 
 
-def main(out: Path, iterations: int = 3) -> None:
+def main(out: Path, mode: str = "mtct", iterations: int = 3) -> None:
+    from transgan.training.losses import LossConfig
+
     info = init_distributed("cpu")
-    cfg = tiny_train_config(batch=8, g_batch=8, mtct_weight=10.0)
+    if mode == "lecam":
+        cfg = tiny_train_config(loss=LossConfig("logistic", r1_gamma=0.1, lecam_weight=0.3))
+    else:
+        cfg = tiny_train_config(batch=8, g_batch=8, mtct_weight=10.0)
     torch.manual_seed(cfg.seed)
     nets = build_networks(cfg, cfg.model_config(), info)
     seed_everything(cfg.seed * info.world_size + info.rank)
@@ -49,6 +55,7 @@ def main(out: Path, iterations: int = 3) -> None:
             "discriminator": nets.discriminator.state_dict(),
             "ema": nets.ema.module.state_dict(),
             "indices": torch.tensor(drawn),
+            "lecam": nets.lecam.state_dict() if nets.lecam is not None else {},
         },
         out / f"rank{info.rank}.pt",
     )
@@ -57,4 +64,4 @@ def main(out: Path, iterations: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), *sys.argv[2:3])

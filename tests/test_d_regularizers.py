@@ -83,15 +83,26 @@ def test_bcr_penalises_the_logit_change_under_the_second_view() -> None:
 def test_lecam_anchors_and_penalty_match_hand_computation() -> None:
     anchors = LeCamAnchors(decay=0.9)
     d_real, d_fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, -2.0])
-    # first batch: the anchors take its means (α_R = 2, α_F = −2)
-    reg = anchors.penalty(d_real, d_fake, weight=0.5)
+    # before the first update the anchors are 0: E‖D(x)‖² = 5, E‖D(G(z))‖² = 4
+    assert anchors.penalty(d_real, d_fake, weight=0.5).item() == pytest.approx(0.5 * (5 + 4))
+    # the first update sets them to the step's means (α_R = 2, α_F = −2)
+    anchors.update(d_real.mean(), d_fake.mean())
     assert (anchors.real.item(), anchors.fake.item()) == (2.0, -2.0)
     # E‖D(x) − α_F‖² = (9 + 25)/2 = 17; E‖D(G(z)) − α_R‖² = 16
-    assert reg.item() == pytest.approx(0.5 * (17 + 16))
-    # second batch: α ← 0.9·α + 0.1·mean
-    anchors.penalty(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0]), weight=0.5)
+    assert anchors.penalty(d_real, d_fake, weight=0.5).item() == pytest.approx(0.5 * (17 + 16))
+    # later updates: α ← 0.9·α + 0.1·mean
+    anchors.update(torch.tensor(0.0), torch.tensor(1.0))
     assert anchors.real.item() == pytest.approx(0.9 * 2.0)
     assert anchors.fake.item() == pytest.approx(0.9 * -2.0 + 0.1 * 1.0)
+
+
+def test_lecam_anchors_ignore_a_non_finite_step() -> None:
+    anchors = LeCamAnchors(decay=0.9)
+    anchors.update(torch.tensor(float("nan")), torch.tensor(1.0))  # before any good step
+    assert not anchors.started and (anchors.real.item(), anchors.fake.item()) == (0.0, 0.0)
+    anchors.update(torch.tensor(2.0), torch.tensor(-2.0))
+    anchors.update(torch.tensor(float("inf")), torch.tensor(float("nan")))
+    assert (anchors.real.item(), anchors.fake.item()) == (2.0, -2.0)
 
 
 def test_lecam_in_the_loss_needs_anchors_and_reports_its_term() -> None:
@@ -99,8 +110,14 @@ def test_lecam_in_the_loss_needs_anchors_and_reports_its_term() -> None:
     config = LossConfig("logistic", r1_gamma=0.0, lecam_weight=0.3)
     with pytest.raises(ValueError, match="LeCam anchors"):
         discriminator_loss(d, real, fake, config, identity)
-    _, stats = discriminator_loss(d, real, fake, config, identity, lecam=LeCamAnchors())
-    assert stats["lecam"].item() == pytest.approx(0.3 * (14**2 + 14**2))
+    anchors = LeCamAnchors()
+    anchors.update(torch.tensor(7.0), torch.tensor(-7.0))
+    _, stats = discriminator_loss(d, real, fake, config, identity, lecam=anchors)
+    # the loss reads the anchors and leaves them to the step (one update per D step)
+    assert (anchors.real.item(), anchors.fake.item()) == (7.0, -7.0)
+    d_real, d_fake = d(real), d(fake)
+    expected = (d_real - -7.0).square().mean() + (d_fake - 7.0).square().mean()
+    assert stats["lecam"].item() == pytest.approx(0.3 * expected.item())
 
 
 @pytest.mark.parametrize("name", ["r1_gamma", "bcr_weight", "lecam_weight"])

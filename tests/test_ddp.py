@@ -34,12 +34,16 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_ddp_ranks_hold_equal_weights_and_disjoint_data(tmp_path: Path) -> None:
-    result = _torchrun([str(HERE / "ddp_worker.py"), str(tmp_path)], cwd=tmp_path)
+@pytest.mark.parametrize("mode", ["mtct", "lecam"])
+def test_ddp_ranks_hold_equal_weights_and_disjoint_data(tmp_path: Path, mode: str) -> None:
+    result = _torchrun([str(HERE / "ddp_worker.py"), str(tmp_path), mode], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    for key in ("generator", "discriminator", "ema"):
+    if mode == "lecam":  # the anchors follow the global batch's logits: equal on each rank
+        assert r0["lecam"]["started"] and r1["lecam"]["started"]
+        assert r0["lecam"]["real"] != 0 and r0["lecam"]["fake"] != 0
+    for key in ("generator", "discriminator", "ema", "lecam"):
         for name, tensor in r0[key].items():
             assert torch.equal(tensor, r1[key][name]), f"{key}.{name} differs between ranks"
     shared = set(r0["indices"].tolist()) & set(r1["indices"].tolist())
@@ -104,3 +108,16 @@ def test_torchrun_max_restarts_recovers_a_killed_worker(tmp_path: Path) -> None:
     final = load_state(list_states(run_dir)[-1])
     assert final["counters"]["nimg"] == 640
     assert [r["tick"] for r in read_jsonl(run_dir / "stats.jsonl")][-1] == 40
+
+
+def test_torchrun_refuses_mbstd_groups_that_mix_reals_and_fakes_per_rank(tmp_path: Path) -> None:
+    # --batch 12 on 2 ranks: each rank's D sees 6 reals and 6 fakes; a group of 4 would put
+    # reals 4–5 with fakes 0–1. The global batch (12) is divisible by 4: only a per-rank
+    # check catches it.
+    args = ["-m", "transgan", "train", *tiny_cli_args("0.064", "0.032")]
+    args += ["--batch", "12", "--g-batch", "12", "--set", "d_mbstd_group=4"]
+    result = _torchrun([*args, "--out", str(tmp_path / "runs")], cwd=tmp_path)
+    assert result.returncode != 0
+    assert "d_mbstd_group=4 must divide each rank's micro-batch" in result.stderr
+    assert "2 ranks" in result.stderr and "= 6 images" in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -151,18 +151,32 @@ class TrainConfig:
                 "MT-CT (--mtct-weight) and locality-aware attention (--local) need the "
                 "transformer generator; drop them or use --set g_arch=transformer"
             )
-        group = getattr(config.discriminator, "mbstd_group", 0)
-        micro = (self.batch // self.accum_steps, self.g_batch // self.accum_steps)
-        if group and any(m % group for m in micro):
-            raise ValueError(
-                f"d_mbstd_group={group} must divide the micro-batches (--batch / --accum-steps "
-                f"= {micro[0]}, --g-batch / --accum-steps = {micro[1]}), so that no group "
-                "mixes reals and fakes; choose a group size that divides both"
-            )
+        self.check_mbstd_groups(config, world_size=1)
         if self.mtct_weight > 0:
             generator = dataclasses.replace(config.generator, mtct=True)
             config = dataclasses.replace(config, generator=generator)
         return config
+
+    def check_mbstd_groups(self, config: presets.ModelConfig, world_size: int) -> None:
+        """Refuse a minibatch-std group that does not divide what one rank's D sees at once.
+
+        Each rank's D takes ``cat(reals, fakes)`` of its own micro-batch (``--batch`` / ranks
+        / ``--accum-steps`` images each); a group that does not divide that count would put
+        reals and fakes in one group, and D could tell them apart by the group's spread."""
+        group = getattr(config.discriminator, "mbstd_group", 0)
+        if not group:
+            return
+        parts = world_size * self.accum_steps
+        micro = (self.batch // parts, self.g_batch // parts)
+        if any(m % group for m in micro):
+            where = f"{world_size} ranks × " if world_size > 1 else ""
+            raise ValueError(
+                f"d_mbstd_group={group} must divide each rank's micro-batch (--batch {self.batch}"
+                f" / {where}--accum-steps {self.accum_steps} = {micro[0]} images, --g-batch "
+                f"{self.g_batch} / {where}{self.accum_steps} = {micro[1]}), so that no group "
+                "mixes reals and fakes; choose a group size that divides both, or change the "
+                "batch"
+            )
 
     def mirror_used(self) -> bool:
         """``mirror`` as given, else the authors' choice for the data actually trained on

@@ -126,6 +126,10 @@ def _local_batches(cfg: TrainConfig, info: DistInfo) -> tuple[int, int]:
                 f"{name} {total} is not divisible by {info.world_size} ranks × "
                 f"{cfg.accum_steps} accumulation steps; use a multiple of {parts}"
             )
+    try:
+        cfg.check_mbstd_groups(cfg.model_config(), info.world_size)
+    except ValueError as err:
+        raise TrainingError(str(err)) from None
     return cfg.batch // info.world_size, cfg.g_batch // info.world_size
 
 

@@ -216,6 +216,8 @@ def train_iteration(
                 )
                 _backward(loss / k, nets.scaler)
             sums.add(loss, parts)
+        if nets.lecam is not None:  # once per D step, from the whole (global) batch's means
+            nets.lecam.update(sums.stats["d_real"], sums.stats["d_fake"])
         # fp16: a penalty taken at a too-large scale overflows as the gradients do (the
         # scaler skips the step and lowers its scale): routine, so the loss counts as a
         # failure only where the penalty is finite

@@ -1,0 +1,78 @@
+"""Faults found by the review of the D options and the sharing path (issue 29): each ran
+without an error and did something other than what the docs promise."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import one_iteration, tiny_train_config
+
+from transgan.distributed import DistInfo
+from transgan.training.augment import AugmentConfig
+from transgan.training.losses import LossConfig
+from transgan.training.setup import build_networks
+from transgan.training.steps import TickStats
+
+CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+LECAM = LossConfig("logistic", r1_gamma=0.1, lecam_weight=0.3)
+
+
+def _trained(iterations: int = 3, **changes):
+    # no augmentation: its draws differ per micro-batch shape
+    cfg = tiny_train_config(loss=LECAM, augment=AugmentConfig(policy=()), **changes)
+    torch.manual_seed(0)
+    nets = build_networks(cfg, cfg.model_config(), CPU)
+    torch.manual_seed(1)
+    for _ in range(iterations):
+        one_iteration(nets, cfg)
+    return nets
+
+
+def test_lecam_with_accumulation_is_the_same_update() -> None:
+    # --accum-steps promises the same update with less memory: the anchors must move once
+    # per D step, from the whole batch (they moved per micro-batch: D differed by 2e-4)
+    one, two = _trained(accum_steps=1), _trained(accum_steps=2)
+    for key in ("real", "fake"):
+        torch.testing.assert_close(getattr(one.lecam, key), getattr(two.lecam, key))
+    for (name, a), b in zip(
+        one.discriminator.state_dict().items(),
+        two.discriminator.state_dict().values(),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5, msg=name)
+
+
+def test_one_non_finite_d_step_does_not_poison_lecam() -> None:
+    cfg = tiny_train_config(loss=LECAM)
+    nets = build_networks(cfg, cfg.model_config(), CPU)
+    real_d, calls = nets.d_train, {"n": 0}
+
+    def nan_once(x: torch.Tensor) -> torch.Tensor:  # D's logits are NaN on its first call
+        calls["n"] += 1
+        out = real_d(x)
+        return out * float("nan") if calls["n"] == 1 else out
+
+    nets.d_train = nan_once
+    skipped = []
+    for _ in range(5):
+        stats = TickStats()
+        one_iteration(nets, cfg, stats)
+        skipped.append(round(stats.sums["d_skipped"].item()))
+    assert skipped == [1, 0, 0, 0, 0]
+    assert torch.isfinite(nets.lecam.real) and torch.isfinite(nets.lecam.fake)
+
+
+@pytest.mark.parametrize("world, accum", [(1, 1), (2, 1), (1, 2)])
+def test_mbstd_group_is_checked_against_each_ranks_micro_batch(world: int, accum: int) -> None:
+    cfg = tiny_train_config(
+        batch=12,
+        g_batch=12,
+        accum_steps=accum,
+        model_overrides={**tiny_train_config().model_overrides, "d_mbstd_group": 4},
+    )
+    model = cfg.model_config() if accum == 1 else None
+    if world == 1 and accum == 1:  # 12 per micro-batch: groups of 4 never mix
+        cfg.check_mbstd_groups(model, world)
+        return
+    with pytest.raises(ValueError, match="each rank's micro-batch .* = 6 images"):
+        cfg.check_mbstd_groups(model or cfg.model_config(), world)
