@@ -3,11 +3,16 @@ without an error and did something other than what the docs promise."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import one_iteration, tiny_train_config
 
 from transgan.distributed import DistInfo
+from transgan.fileio import read_jsonl
 from transgan.training.augment import AugmentConfig
 from transgan.training.losses import LossConfig
 from transgan.training.setup import build_networks
@@ -76,3 +81,40 @@ def test_mbstd_group_is_checked_against_each_ranks_micro_batch(world: int, accum
         return
     with pytest.raises(ValueError, match=r"each rank.s micro-batch .* = 6 images"):
         cfg.check_mbstd_groups(model or cfg.model_config(), world)
+
+
+def test_restart_sets_aside_tensorboard_and_config(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from transgan.training.loop import train
+
+    run = train(tiny_train_config(tensorboard=True, seed=1), out=tmp_path)
+    old_config = (run / "config.json").read_text()
+    train(tiny_train_config(tensorboard=True, seed=2), out=tmp_path, resume=run, restart=True)
+    (aside,) = run.glob("abandoned-*")
+    assert (aside / "tensorboard").is_dir() and (aside / "config.json").read_text() == old_config
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("stats/d_loss")]
+    assert steps == [r["nimg"] for r in read_jsonl(run / "stats.jsonl")] == [32, 64]
+    assert json.loads((run / "config.json").read_text())["train"]["seed"] == 2
+
+
+def test_resume_sets_aside_files_written_after_the_resume_point_within_its_kimg(
+    tmp_path: Path, tiny_run: Path
+) -> None:
+    from transgan.images import png_text
+    from transgan.snapshot import read_snapshot_extra
+    from transgan.training.rundir import set_aside
+
+    # the tiny run writes everything under kimg 0: states at 32 and 64 images, and one
+    # snapshot and one grid, last written at 64. Resuming from 32 abandons both.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    snapshot, grid = run / "network-snapshot-000000.safetensors", run / "fakes000000.png"
+    assert read_snapshot_extra(snapshot)["nimg"] == 64 and png_text(grid)["nimg"] == "64"
+    aside = set_aside(run, 32)
+    assert (aside / snapshot.name).exists() and (aside / grid.name).exists()
+    assert not snapshot.exists() and not grid.exists()
+    assert (aside / "training-state-000000000064.pt").exists()
+    assert (run / "training-state-000000000032.pt").exists()

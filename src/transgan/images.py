@@ -7,6 +7,7 @@ import os
 
 import torch
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from torchvision.utils import make_grid
 
 from transgan.fileio import atomic_path
@@ -41,12 +42,33 @@ def single_image(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(to_uint8(image.detach().cpu()).permute(1, 2, 0).numpy())
 
 
-def save_png(image: Image.Image, path: str | os.PathLike[str]) -> None:
-    """Save ``image`` as PNG atomically."""
+def save_png(
+    image: Image.Image, path: str | os.PathLike[str], text: dict[str, str] | None = None
+) -> None:
+    """Save ``image`` as PNG atomically, with ``text`` as PNG text chunks (metadata)."""
+    info = None
+    if text:
+        info = PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", pnginfo=info)
 
 
-def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int | None = None) -> None:
-    """Save ``images`` (B, 3, H, W) in [-1, 1] as one PNG grid."""
-    save_png(grid_image(images, nrow), path)
+def png_text(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text chunks of a PNG file ({} for a file without them or that is not a PNG)."""
+    try:
+        with Image.open(path) as image:
+            return dict(getattr(image, "text", {}) or {})
+    except (OSError, ValueError, SyntaxError):
+        return {}
+
+
+def save_grid(
+    images: torch.Tensor,
+    path: str | os.PathLike[str],
+    nrow: int | None = None,
+    text: dict[str, str] | None = None,
+) -> None:
+    """Save ``images`` (B, 3, H, W) in [-1, 1] as one PNG grid (``text``: PNG metadata)."""
+    save_png(grid_image(images, nrow), path, text)

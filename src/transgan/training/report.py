@@ -67,7 +67,8 @@ class TickReporter:
     def save_fakes(self, nets: Networks, path: Path, nimg: int = 0) -> None:
         """The EMA generator's grid at the fixed latents (one row per class if conditional)."""
         images = generate_images(nets.ema.module, self.grid_z, labels=self.grid_labels)
-        save_grid(images, path, self.grid_nrow)
+        # the image count travels inside the file: a resume sets aside what is newer
+        save_grid(images, path, self.grid_nrow, text={"nimg": str(nimg)})
         if self.tensorboard is not None:
             self.tensorboard.grid(images, nimg, self.grid_nrow)
 

@@ -17,7 +17,15 @@ TIMELINE = (
     (re.compile(r"^network-snapshot-(\d{6})\.safetensors$"), 1000),
     (re.compile(r"^fakes(\d{6})\.png$"), 1000),
 )
-RESTART_FILES = ("reals.png", "fakes-init.png", "data.jsonl", "curves.png")
+# What a start writes besides the timeline: set aside too when a run starts over.
+RESTART_FILES = (
+    "config.json",
+    "reals.png",
+    "fakes-init.png",
+    "data.jsonl",
+    "curves.png",
+    "tensorboard",
+)
 
 
 def new_run_dir(out: Path, desc: str) -> Path:
@@ -39,6 +47,40 @@ def truncate_jsonl(path: Path, max_nimg: int) -> None:
     write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
 
 
+def nimg_written(path: Path, stats: list[dict] = ()) -> int | None:
+    """The image count at which a timeline file (``TIMELINE``) was written, from what it
+    holds: a snapshot's header, a grid's PNG metadata, a state's name (its exact count).
+    A snapshot or grid without that record falls back to the newest stats row of its kimg
+    (a grid is rewritten every tick), then to its name's kimg. None: not a timeline file."""
+    for pattern, per_count in TIMELINE:
+        m = pattern.match(path.name)
+        if m is None:
+            continue
+        named = int(m.group(1))
+        if per_count == 1:
+            return named
+        recorded = _recorded_nimg(path)
+        if recorded is not None:
+            return recorded
+        rows = [int(r["nimg"]) for r in stats if int(r.get("nimg", -1)) // per_count == named]
+        return max(rows) if rows else named * per_count
+    return None
+
+
+def _recorded_nimg(path: Path) -> int | None:
+    from transgan.images import png_text
+    from transgan.snapshot import SnapshotError, read_snapshot_extra
+
+    try:
+        if path.suffix == ".png":
+            value = png_text(path).get("nimg")
+        else:
+            value = read_snapshot_extra(path).get("nimg")
+        return int(value) if value is not None else None
+    except (SnapshotError, OSError, ValueError, TypeError):
+        return None
+
+
 def set_aside(run_dir: Path, nimg: int, unloadable: list[Path] = ()) -> Path | None:
     """Move the files of a run written after ``nimg`` images (a timeline that a resume
     abandons: later states, snapshots and grids, the ``unloadable`` states, and the records
@@ -48,14 +90,13 @@ def set_aside(run_dir: Path, nimg: int, unloadable: list[Path] = ()) -> Path | N
     folder, or None when there was nothing to move.
     """
     later = [p for p in unloadable if p.exists()]
+    stats = read_jsonl(run_dir / "stats.jsonl") if (run_dir / "stats.jsonl").exists() else []
     for path in sorted(run_dir.iterdir()):
-        for pattern, per_count in TIMELINE:
-            m = pattern.match(path.name)
-            # a snapshot or grid is named by floor(kimg): one whose kimg is past the resume
-            # point's kimg belongs to the abandoned timeline
-            if m and int(m.group(1)) > (nimg // per_count if nimg >= 0 else -1):
-                later.append(path)
         if nimg < 0 and path.name in RESTART_FILES:
+            later.append(path)
+            continue
+        written = nimg_written(path, stats)
+        if written is not None and written > nimg:
             later.append(path)
     logs = [run_dir / "stats.jsonl", *sorted(run_dir.glob("metric-*.jsonl"))]
     dropped = {

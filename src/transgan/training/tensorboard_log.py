@@ -1,8 +1,9 @@
 """TensorBoard logging of a run (``--tensorboard``): every stats.jsonl field, every metric,
 and the fixed-latent grid of each tick, under RUN_DIR/tensorboard (rank 0 only).
 
-The x axis is the number of real images shown to D (like kimg, in images). A resumed run
-purges the events after its resume point, so the curves never double back.
+The x axis is the number of real images shown to D (like kimg, in images). A run purges
+the events at and after its starting point (a resumed run's, or 0), so the curves never
+double back; a run started over sets the old ``tensorboard/`` folder aside.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ class TensorBoardLog:
     def __init__(self, run_dir: Path, resume_nimg: int = 0) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(
-            str(run_dir / "tensorboard"), purge_step=resume_nimg if resume_nimg else None
-        )
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_nimg)
 
     def stats(self, record: dict[str, Any]) -> None:
         """One stats.jsonl record: its numeric fields as scalars ``stats/<field>``."""
