@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import one_iteration, tiny_train_config
@@ -118,3 +119,54 @@ def test_resume_sets_aside_files_written_after_the_resume_point_within_its_kimg(
     assert not snapshot.exists() and not grid.exists()
     assert (aside / "training-state-000000000064.pt").exists()
     assert (run / "training-state-000000000032.pt").exists()
+
+
+def _noisy_v2(path: Path, **kw) -> Path:
+    import transgan
+    from transgan.snapshot import save_snapshot
+
+    torch.manual_seed(0)
+    gan = transgan.create_model("transgan2_tiny", **kw)
+    for m in gan.generator.modules():  # trained gains are not 0; make the noise show in
+        if hasattr(m, "gain"):  # the pixels (other noise: ~10 levels of 255 apart)
+            m.gain.data.fill_(20.0)
+    save_snapshot(path, gan.generator, gan.config, {})
+    return path
+
+
+@pytest.mark.parametrize("kind", ["v2-noise", "v2-noise-cond", "odd-latent"], ids=lambda k: k)
+def test_an_image_is_a_function_of_seed_and_index_alone(tmp_path: Path, kind: str) -> None:
+    from transgan.sampling import generate_images, latents
+    from transgan.sharing.sampler import Sampler
+
+    kw = {"g_latent_dim": 33} if kind == "odd-latent" else {}
+    if kind == "v2-noise-cond":
+        kw["g_num_classes"] = 3
+    path = _noisy_v2(tmp_path / "g.safetensors", **kw)
+    s = Sampler.from_snapshot(path, torch.device("cpu"), batch_size=64)
+    g, dim = s.generator, s.config.generator.latent_dim
+    label = 1 if kind == "v2-noise-cond" else None
+    labels = None if label is None else torch.full((10,), label)
+    z = latents(10, dim, 7)
+    assert torch.equal(latents(1, dim, 7), z[:1])  # a latent does not depend on the count
+    whole = generate_images(g, z, batch_size=64, noise_seed=7, labels=labels)
+    pieces = generate_images(g, z, batch_size=3, noise_seed=7, labels=labels)
+    # batches of other sizes may round differently (BLAS kernels): 1e-5 on [-1, 1] images,
+    # where other noise differs by ~1e-3 and more
+    close = {"atol": 1e-5, "rtol": 0}
+    torch.testing.assert_close(whole, pieces, **close)  # nor on the device batch
+    first = generate_images(g, z[:1], noise_seed=7, labels=None if labels is None else labels[:1])
+    torch.testing.assert_close(first, whole[:1], **close)  # nor on how many are drawn
+    # the page's image at seed 7 is image 0 of its grid (and of `generate --seed 7`)
+    _same_pixels(s.image(7, label), s.grid(7, 10, label).crop((1, 1, 17, 17)))
+    # the walk: the slider's frame at a position is the GIF's frame there
+    frames = s.walk_frames(3, 5, 5, label)
+    for t, i in ((0.0, 0), (0.25, 1), (0.5, 2), (1.0, 4)):
+        _same_pixels(s.walk_frame(3, 5, t, label), frames[i])
+    _same_pixels(frames[0], s.image(3, label))
+
+
+def _same_pixels(a, b) -> None:
+    """Two images equal to one level of 255 (a float at a rounding boundary may flip)."""
+    x, y = (torch.from_numpy(np.array(im)).int() for im in (a, b))
+    assert x.shape == y.shape and (x - y).abs().max() <= 1

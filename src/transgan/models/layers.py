@@ -138,6 +138,25 @@ def downsample_tokens(x: torch.Tensor, width: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------
 
 
+class PerImageNoise:
+    """Noise drawn image by image, each image of the batch from its own generator: an
+    image's noise then does not depend on the batch it is drawn in."""
+
+    def __init__(self, generators: list[torch.Generator]) -> None:
+        self.generators = generators
+
+    def draw(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard normal noise of ``shape`` (B·k, …) for B images, image b's k rows from
+        generator b (windowed attention puts an image's k windows side by side: the batch
+        stays outermost, see ``window_partition``)."""
+        images = len(self.generators)
+        if shape[0] % images:
+            raise ValueError(f"{images} noise generators for a batch of {shape[0]} rows")
+        per_image = (shape[0] // images, *shape[1:])
+        rows = [torch.randn(per_image, generator=g, device=g.device) for g in self.generators]
+        return torch.cat(rows)
+
+
 class NoiseInjection(nn.Module):
     """x + gain · n with one Gaussian value n per token, broadcast over channels.
 
@@ -152,7 +171,7 @@ class NoiseInjection(nn.Module):
         super().__init__()
         self.gain = nn.Parameter(torch.zeros(()))
         self.enabled = True
-        self.generator: torch.Generator | None = None
+        self.generator: torch.Generator | PerImageNoise | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
@@ -160,6 +179,8 @@ class NoiseInjection(nn.Module):
         shape = (*x.shape[:-1], 1)  # (B, N, 1): one value per token
         if self.generator is None:
             noise = torch.randn(shape, device=x.device, dtype=x.dtype)
+        elif isinstance(self.generator, PerImageNoise):
+            noise = self.generator.draw(shape).to(device=x.device, dtype=x.dtype)
         else:
             noise = torch.randn(shape, generator=self.generator, device=self.generator.device)
             noise = noise.to(device=x.device, dtype=x.dtype)
@@ -167,7 +188,7 @@ class NoiseInjection(nn.Module):
 
 
 @contextlib.contextmanager
-def noise_from(module: nn.Module, rng: torch.Generator) -> Iterator[None]:
+def noise_from(module: nn.Module, rng: torch.Generator | PerImageNoise) -> Iterator[None]:
     """Inside the block, every noise injection in ``module`` draws from ``rng`` — so
     sampling is reproducible and torch's global RNG (the training state's) is untouched.
     A no-op for networks without noise."""

@@ -89,12 +89,23 @@ class Sampler:
             + ", ".join(self.class_choices())
         )
 
-    def _draw(self, z: torch.Tensor, seed: int, label: int | None, noise: bool) -> torch.Tensor:
+    def _draw(
+        self,
+        z: torch.Tensor,
+        seed: int,
+        label: int | None,
+        noise: bool,
+        noise_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Images of ``z``; image i's noise is that of image ``noise_index[i]`` of ``seed``
+        (default: i, as ``transgan generate --seed``)."""
         device = next(self.generator.parameters()).device
         labels = None if label is None else torch.full((z.shape[0],), label, dtype=torch.long)
         set_noise(self.generator, noise)
         try:
-            return generate_images(self.generator, z.to(device), self.batch_size, seed, labels)
+            return generate_images(
+                self.generator, z.to(device), self.batch_size, seed, labels, noise_index
+            )
         finally:
             set_noise(self.generator, True)
 
@@ -140,8 +151,7 @@ class Sampler:
         if not 0.0 <= float(t) <= 1.0:
             raise SamplerInputError(f"the walk position must be between 0 and 1, got {t}")
         z = self.walk_latents(seed_a, seed_b, torch.tensor([float(t)]))
-        # one noise draw for the whole walk (seed A's), so frames differ only by the latent
-        return single_image(self._draw(z, int(seed_a), self.class_index(label), noise)[0])
+        return single_image(self._draw_walk(z, seed_a, label, noise)[0])
 
     def walk_frames(
         self,
@@ -154,8 +164,16 @@ class Sampler:
         """``steps`` frames from seed A to seed B, both ends included."""
         steps = check_count(steps, "walk steps", MAX_WALK_STEPS, at_least=2)
         z = self.walk_latents(seed_a, seed_b, torch.linspace(0, 1, steps))
-        images = self._draw(z, int(seed_a), self.class_index(label), noise)
-        return [single_image(img) for img in images]
+        return [single_image(img) for img in self._draw_walk(z, seed_a, label, noise)]
+
+    def _draw_walk(
+        self, z: torch.Tensor, seed_a: int | float, label: str | int | None, noise: bool
+    ) -> torch.Tensor:
+        """Frames of a walk: every frame has the noise of seed A's image (one noise draw for
+        the whole walk), so frames differ only by the latent, and the slider's frame at a
+        position is the GIF's."""
+        index = torch.zeros(z.shape[0], dtype=torch.long)
+        return self._draw(z, int(seed_a), self.class_index(label), noise, index)
 
     def walk_gif(
         self,
