@@ -170,3 +170,138 @@ def _same_pixels(a, b) -> None:
     """Two images equal to one level of 255 (a float at a rounding boundary may flip)."""
     x, y = (torch.from_numpy(np.array(im)).int() for im in (a, b))
     assert x.shape == y.shape and (x - y).abs().max() <= 1
+
+
+def _run_with_metrics(tmp_path: Path, **kw) -> Path:
+    """A run folder: a snapshot at 1 kimg, the run's config, dfid2k measured at 1 and 2 kimg."""
+    import transgan
+    from transgan.snapshot import save_snapshot
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    gan = transgan.create_model("transgan_tiny", g_dim=32, g_depths=(1, 1, 1), g_num_heads=2, **kw)
+    extra = {"kimg": 1.0, "nimg": 1000, **({"class_names": list("abc")} if kw else {})}
+    save_snapshot(run / "network-snapshot-000001.safetensors", gan.generator, gan.config, extra)
+    config = {"train": {"model": "transgan_tiny", "kimg": 2, "seed": 5}, "model": {}}
+    (run / "config.json").write_text(json.dumps(config))
+    lines = [
+        {
+            "kimg": k,
+            "nimg": k * 1000,
+            "results": {"dfid2k": v},
+            "snapshot": f"network-snapshot-00000{k}.safetensors",
+        }
+        for k, v in ((1, 111.0), (2, 222.0))
+    ]
+    (run / "metric-dfid2k.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return run
+
+
+def _export(args: list[str]):
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    return CliRunner().invoke(main, ["export", *args, "--format", "hub"])
+
+
+def test_export_finds_the_run_from_a_bare_file_name(tmp_path: Path, monkeypatch) -> None:
+    run = _run_with_metrics(tmp_path)
+    monkeypatch.chdir(run)
+    result = _export(["network-snapshot-000001.safetensors", "--out", str(tmp_path / "hub")])
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert "dfid2k 111" in card and "`seed`: `5`" in card
+    assert "dfid2k 222" not in card  # another snapshot's number is not this model's
+
+
+def test_export_of_a_hub_folder_or_hub_id_keeps_its_record(tmp_path: Path, monkeypatch) -> None:
+    run = _run_with_metrics(tmp_path)
+    first, second = tmp_path / "hub1", tmp_path / "hub2"
+    assert (
+        _export([str(run / "network-snapshot-000001.safetensors"), "--out", str(first)]).exit_code
+        == 0
+    )
+    assert _export([str(first), "--out", str(second)]).exit_code == 0
+    one, two = (json.loads((f / "config.json").read_text()) for f in (first, second))
+    assert two["training"] == one["training"] and two["training"]["train"]["seed"] == 5
+    assert two["metrics"] == one["metrics"] and one["metrics"][0]["results"] == {"dfid2k": 111.0}
+    assert "dfid2k 111" in (second / "README.md").read_text()
+    # the same folder fetched from the Hub (an offline cache with its files)
+    pytest.importorskip("huggingface_hub", reason="the hub extra is not installed")
+    import huggingface_hub.constants as hub_constants
+
+    commit = "0" * 40
+    repo = tmp_path / "cache" / "models--someone--tiny-gan"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(first, repo / "snapshots" / commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    third = tmp_path / "hub3"
+    result = _export(["someone/tiny-gan", "--out", str(third)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((third / "config.json").read_text())["training"] == one["training"]
+
+
+def test_card_without_this_snapshots_metrics_says_so(tmp_path: Path) -> None:
+    run = _run_with_metrics(tmp_path)
+    (run / "metric-dfid2k.jsonl").write_text(
+        (run / "metric-dfid2k.jsonl").read_text().splitlines()[1] + "\n"
+    )  # only the 2-kimg record is left
+    assert (
+        _export(
+            [str(run / "network-snapshot-000001.safetensors"), "--out", str(tmp_path / "h")]
+        ).exit_code
+        == 0
+    )
+    card = (tmp_path / "h" / "README.md").read_text()
+    assert "222" not in card and "No metric was recorded for this snapshot" in card
+    assert json.loads((tmp_path / "h" / "config.json").read_text())["metrics"] == []
+
+
+def test_no_command_writes_over_a_file_it_reads_through_a_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    run = _run_with_metrics(tmp_path)
+    hub = tmp_path / "hub"
+    assert (
+        _export([str(run / "network-snapshot-000001.safetensors"), "--out", str(hub)]).exit_code
+        == 0
+    )
+    weights = (hub / "model.safetensors").read_bytes()
+    for args in (
+        ["generate", str(hub), "--n", "4", "--grid", str(hub / "model.safetensors"), "--force"],
+        ["export", str(hub), "--out", str(hub / "model.safetensors"), "--force"],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code != 0 and "input" in result.output, result.output
+    # hub export into the run folder itself would replace the run's config.json
+    result = _export(
+        [str(run / "network-snapshot-000001.safetensors"), "--out", str(run), "--force"]
+    )
+    assert result.exit_code != 0 and "reads" in result.output, result.output
+    result = _export([str(hub), "--out", str(hub), "--force"])
+    assert result.exit_code != 0 and "reads" in result.output, result.output
+    assert (hub / "model.safetensors").read_bytes() == weights
+    assert json.loads((run / "config.json").read_text())["train"]["seed"] == 5
+
+
+def test_card_of_a_conditional_model_names_labels(tmp_path: Path) -> None:
+    run = _run_with_metrics(tmp_path, g_num_classes=3)
+    hub = tmp_path / "hub"
+    assert (
+        _export([str(run / "network-snapshot-000001.safetensors"), "--out", str(hub)]).exit_code
+        == 0
+    )
+    card = (hub / "README.md").read_text()
+    front = card.split("---")[1]
+    assert "class-conditional" in front and "unconditional-image-generation" not in front
+    assert "--class a" in card
+    snippet = card.split("```python\n")[1].split("```")[0].replace("OWNER/NAME", str(hub))
+    scope: dict = {}
+    exec(snippet, scope)  # the card's own example runs on this model
+    assert scope["images"].shape == (16, 3, 32, 32)

@@ -71,6 +71,15 @@ def resolve_snapshot(ref: str | os.PathLike[str]) -> Path:
     return _download_from_hub(text)
 
 
+def snapshot_files(ref: str | os.PathLike[str] | None) -> tuple[Path, ...]:
+    """The local files a snapshot reference reads: a file itself; a Hub folder's weights
+    (and the folder); nothing for a Hub id or None. For ``check_output``'s inputs."""
+    if ref is None:
+        return ()
+    path = Path(ref)
+    return (path, path / HUB_WEIGHTS) if path.is_dir() else (path,)
+
+
 def _download_from_hub(hub_id: str) -> Path:
     repo, _, revision = hub_id.partition("@")
     try:
@@ -81,7 +90,7 @@ def _download_from_hub(hub_id: str) -> Path:
             "install the hub extra: pip install 'transgan[hub]'"
         ) from err
     try:
-        return Path(hf_hub_download(repo, HUB_WEIGHTS, revision=revision or None))
+        weights = Path(hf_hub_download(repo, HUB_WEIGHTS, revision=revision or None))
     except Exception as err:  # offline, unknown repository, no such file: all say why
         raise SnapshotError(
             f"{hub_id!r} is not a file or folder here, and fetching it from the Hugging Face "
@@ -89,6 +98,11 @@ def _download_from_hub(hub_id: str) -> Path:
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Check "
             "the path, or the id and your network (HF_HUB_OFFLINE=1 uses the cache only)"
         ) from err
+    try:  # the folder's record (training config, metrics) beside the weights, if it has one
+        hf_hub_download(repo, "config.json", revision=revision or None)
+    except Exception:  # not every repository has one; the weights are all a model needs
+        pass
+    return weights
 
 
 def read_snapshot(

@@ -139,8 +139,9 @@ def eval_command(
         raise click.UsageError("give exactly one of SNAPSHOT or --images PATH")
     if out_file is not None:
         from transgan.fileio import check_output
+        from transgan.snapshot import snapshot_files
 
-        inputs = (snapshot, images, ref_stats, inception_weights, dinov2_weights)
+        inputs = (*snapshot_files(snapshot), images, ref_stats, inception_weights, dinov2_weights)
         check_output(out_file, "--out", inputs=inputs, force=force)
     try:
         specs = parse_metrics(metric_text)

@@ -105,9 +105,10 @@ def export_command(source: Path, out_format: str, out_file: Path, epoch: int, fo
         file_format_of,
         load_discriminator,
         load_generator,
+        snapshot_files,
     )
 
-    check_output(out_file, "--out", inputs=(source,), force=force)
+    check_output(out_file, "--out", inputs=snapshot_files(source), force=force)
     try:
         if file_format_of(source) == DISCRIMINATOR_FORMAT:
             network, _ = load_discriminator(source)

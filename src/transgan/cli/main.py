@@ -159,14 +159,19 @@ def generate(
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
     from transgan.sampling import class_rows, generate_images, interpolation_latents, latents
-    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
+    from transgan.snapshot import (
+        SnapshotError,
+        load_generator,
+        read_snapshot_extra,
+        snapshot_files,
+    )
 
     if (snapshot is None) == (preset is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --preset NAME")
     if grid is None and out_dir is None:
         raise click.UsageError("say where to write: --grid FILE.png and/or --out-dir DIR")
     if grid is not None:
-        check_output(grid, "--grid", inputs=(snapshot,), force=force)
+        check_output(grid, "--grid", inputs=snapshot_files(snapshot), force=force)
     if out_dir is not None:
         check_writable_folder(out_dir, "--out-dir")
     dev = resolve_device(device)

@@ -50,21 +50,69 @@ class HubExportError(ValueError):
     """The folder cannot be written (the message says why and what to do)."""
 
 
+def _json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_run_config(data: dict[str, Any] | None) -> bool:
+    """Whether ``data`` is a run directory's config.json (as `transgan train` writes it)."""
+    return bool(data) and isinstance(data.get("train"), dict) and "library_name" not in data
+
+
+def is_hub_config(data: dict[str, Any] | None) -> bool:
+    """Whether ``data`` is the config.json of a folder written by `export --format hub`."""
+    return bool(data) and data.get("library_name") == "transgan" and "model_config" in data
+
+
 def run_dir_of(snapshot: Path) -> Path | None:
-    """The run directory the snapshot sits in (it has the run's config.json), if any."""
-    config = snapshot.parent / "config.json"
-    return snapshot.parent if snapshot.parent != Path() and config.is_file() else None
+    """The run directory the snapshot sits in (a config.json that is a run's), if any. The
+    path is made absolute, not resolved: a bare file name names the current folder, and a
+    Hub cache's links are not followed into its blob store."""
+    folder = Path(os.path.abspath(snapshot)).parent
+    return folder if is_run_config(_json_object(folder / "config.json")) else None
 
 
-def run_metrics(run_dir: Path, snapshot_name: str) -> list[dict[str, Any]]:
-    """The metrics the run measured for this snapshot (by file name), else its last ones:
-    [{"metric", "kimg", "results", "protocol"}]."""
+def training_record(
+    snapshot: Path, extra: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The run config and this snapshot's metrics, from where the snapshot sits: its run
+    directory, or the folder of an earlier `export --format hub` (a local folder or a Hub
+    id's cached files), whose record is kept as it was."""
+    folder = Path(os.path.abspath(snapshot)).parent
+    data = _json_object(folder / "config.json")
+    if is_run_config(data):
+        return data, run_metrics(folder, Path(snapshot).name, extra.get("nimg"))
+    if is_hub_config(data):
+        training = data.get("training")
+        metrics = data.get("metrics")
+        return (
+            training if is_run_config(training) else None,
+            metrics if isinstance(metrics, list) else [],
+        )
+    return None, []
+
+
+def run_metrics(
+    run_dir: Path, snapshot_name: str, nimg: int | None = None
+) -> list[dict[str, Any]]:
+    """The metrics the run measured for this snapshot — records naming its file and, when
+    both say, written at its image count (a snapshot file is rewritten within its kimg) —
+    and nothing else: [{"metric", "kimg", "results", "protocol"}]."""
     found = []
     for path in sorted(run_dir.glob("metric-*.jsonl")):
-        records = read_jsonl(path)
-        if not records:
+        mine = [
+            r
+            for r in read_jsonl(path)
+            if r.get("snapshot") == snapshot_name
+            and (nimg is None or r.get("nimg") is None or r.get("nimg") == nimg)
+            and isinstance(r.get("results"), dict)
+        ]
+        if not mine:
             continue
-        mine = [r for r in records if r.get("snapshot") == snapshot_name] or records[-1:]
         name = path.stem.removeprefix("metric-")
         try:
             (spec,) = parse_metrics(name)
@@ -90,6 +138,16 @@ def export_hub_folder(
     _, config, extra = read_snapshot(source)
     if out.exists() and not out.is_dir():
         raise HubExportError(f"--out {out} is a file; give a folder for --format hub")
+    run_config, metrics = training_record(source, extra)
+    weights = out / HUB_WEIGHTS
+    read = [p for p in (source, source.parent / "config.json") if p.exists()]
+    for name in FOLDER_FILES:  # never write over a file this export reads, even with --force
+        target = out / name
+        if target.exists() and any(os.path.samefile(target, p) for p in read):
+            raise HubExportError(
+                f"--out {out} would write {name} over a file this export reads ({target}); "
+                "choose another folder"
+            )
     taken = [name for name in FOLDER_FILES if (out / name).exists()]
     if taken and not force:
         raise HubExportError(
@@ -97,14 +155,8 @@ def export_hub_folder(
             "choose another folder"
         )
     out.mkdir(parents=True, exist_ok=True)
-    run_dir = run_dir_of(source)
-    run_config = json.loads((run_dir / "config.json").read_text()) if run_dir else None
-    metrics = run_metrics(run_dir, source.name) if run_dir else []
-
-    weights = out / HUB_WEIGHTS
-    if source.resolve() != weights.resolve():
-        with atomic_path(weights) as tmp:
-            shutil.copyfile(source, tmp)
+    with atomic_path(weights) as tmp:
+        shutil.copyfile(source, tmp)
     folder_config = {
         "library_name": "transgan",
         "model_config": config.to_dict(),
@@ -146,19 +198,51 @@ def model_card(
     tags = ["transgan", "gan", "image-generation", "pytorch"]
     tags.append("class-conditional" if conditional else "unconditional-image-generation")
     front = ["---", "library_name: transgan", "tags:"] + [f"- {t}" for t in tags]
-    front += [
-        "# license: choose one before you publish (e.g. mit, apache-2.0, cc-by-4.0)",
-        "pipeline_tag: unconditional-image-generation",
-        "---",
-        "",
-    ]
+    front.append("# license: choose one before you publish (e.g. mit, apache-2.0, cc-by-4.0)")
+    # the Hub has no pipeline for class-conditional generation: such a model names none
+    front += [] if conditional else ["pipeline_tag: unconditional-image-generation"]
+    front += ["---", ""]
+    classes = list(snapshot.get("class_names") or [])
+    if conditional:
+        first = classes[0] if classes else "0"
+        shell = [
+            f"transgan generate OWNER/NAME --class {first} --n 16 --seed 0 --grid grid.png",
+            "transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png   # a row per class",
+        ]
+        python = [
+            "import torch",
+            "from transgan import load_generator",
+            "from transgan.sampling import generate_images, latents",
+            "",
+            'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
+            "z = latents(16, config.generator.latent_dim, seed=0)",
+            "labels = torch.full((16,), 0)  # the class of each image "
+            f"(0 … {config.generator.num_classes - 1})",
+            "images = generate_images(generator, z, noise_seed=0, labels=labels)",
+        ]
+    else:
+        shell = ["transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png"]
+        python = [
+            "from transgan import load_generator",
+            "from transgan.sampling import generate_images, latents",
+            "",
+            'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
+            "images = generate_images(generator, latents(16, config.generator.latent_dim, seed=0))",
+        ]
+    what = (
+        f"a class-conditional generator ({config.generator.num_classes} classes"
+        + (f": {', '.join(classes)}" if classes else "")
+        + ")"
+        if conditional
+        else "an unconditional generator"
+    )
     lines = [
         f"# TransGAN generator `{name}` ({res}×{res} px, {data})",
         "",
         "A TransGAN generator (Jiang et al., NeurIPS 2021: a GAN whose generator and "
         "discriminator are pure transformers) trained with the `transgan` package. This "
         "folder holds its EMA weights and config (`model.safetensors`), a sample grid from "
-        "seed 0 and this card.",
+        f"seed 0 and this card. It is {what}.",
         "",
         "![samples from seed 0](samples.png)",
         "",
@@ -166,16 +250,13 @@ def model_card(
         "",
         "```bash",
         "pip install transgan",
-        "transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png   # this repository's id",
-        "transgan serve OWNER/NAME                                      # a sampler page",
+        "# OWNER/NAME: this repository's id",
+        *shell,
+        "transgan serve OWNER/NAME   # a sampler page",
         "```",
         "",
         "```python",
-        "from transgan import load_generator",
-        "from transgan.sampling import generate_images, latents",
-        "",
-        'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
-        "images = generate_images(generator, latents(16, config.generator.latent_dim, seed=0))",
+        *python,
         "```",
         "",
         "`model.safetensors` holds tensors and a JSON header only: loading it runs no code.",
@@ -189,7 +270,10 @@ def model_card(
             values = ", ".join(f"{k} {v:.4g}" for k, v in m["results"].items())
             lines.append(f"| {m['metric']} | {values} | {m['kimg']} | {m['protocol']} |")
     else:
-        lines.append("No metric was recorded with this snapshot (`transgan eval` measures them).")
+        lines.append(
+            "No metric was recorded for this snapshot (the run may have measured other "
+            "snapshots; those numbers are not this model's). `transgan eval` measures it."
+        )
     lines += ["", "## Training", ""]
     if run_config:
         train = run_config.get("train", {})
