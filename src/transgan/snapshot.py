@@ -6,6 +6,7 @@ stranger cannot run code. The model config travels in the header as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -98,10 +99,10 @@ def _download_from_hub(hub_id: str) -> Path:
             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Check "
             "the path, or the id and your network (HF_HUB_OFFLINE=1 uses the cache only)"
         ) from err
-    try:  # the folder's record (training config, metrics) beside the weights, if it has one
+    # the folder's record (training config, metrics) beside the weights, if it has one;
+    # not every repository has one, and the weights are all a model needs
+    with contextlib.suppress(Exception):
         hf_hub_download(repo, "config.json", revision=revision or None)
-    except Exception:  # not every repository has one; the weights are all a model needs
-        pass
     return weights
 
 

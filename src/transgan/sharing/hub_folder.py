@@ -96,9 +96,7 @@ def training_record(
     return None, []
 
 
-def run_metrics(
-    run_dir: Path, snapshot_name: str, nimg: int | None = None
-) -> list[dict[str, Any]]:
+def run_metrics(run_dir: Path, snapshot_name: str, nimg: int | None = None) -> list[dict[str, Any]]:
     """The metrics the run measured for this snapshot — records naming its file and, when
     both say, written at its image count (a snapshot file is rewritten within its kimg) —
     and nothing else: [{"metric", "kimg", "results", "protocol"}]."""
