@@ -305,3 +305,32 @@ def test_card_of_a_conditional_model_names_labels(tmp_path: Path) -> None:
     scope: dict = {}
     exec(snippet, scope)  # the card's own example runs on this model
     assert scope["images"].shape == (16, 3, 32, 32)
+
+
+def test_a_stop_signal_during_start_up_says_so_and_exits_as_a_stop(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import os
+    import signal
+    import time
+
+    from bad_input_kit import TRAIN
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+    from transgan.training import autoprecision, loop
+
+    def slow_probe(*args, **kwargs):  # SIGTERM arrives while --precision auto times its probe
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("the signal did not stop the start-up")
+
+    monkeypatch.setattr(autoprecision, "choose_precision", slow_probe)
+    monkeypatch.setattr(loop, "choose_precision", slow_probe)
+    args = [*TRAIN, "--kimg", "0.032", "--precision", "auto", "--out", str(tmp_path / "runs")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "stopped by SIGTERM during start-up" in result.output
+    assert "nothing was trained and there is nothing to save" in result.output
+    assert not any((tmp_path / "runs").glob("*/config.json"))  # no half-made run left
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers given back

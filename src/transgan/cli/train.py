@@ -334,10 +334,15 @@ def train(ctx: click.Context, **opts: Any) -> None:
     from transgan.training.precision import PrecisionError
     from transgan.training.state import StateError
 
+    from transgan.training.control import StoppedDuringStartup
+
     try:
         run_dir = run_training(
             cfg, out=out, desc=desc, resume=resume, run_dir=fixed_run_dir, restart=restart
         )
     except (DataError, TrainingError, StateError, EvalError, PrecisionError) as err:
         raise click.ClickException(str(err)) from err
+    except StoppedDuringStartup as stopped:  # a stop, as one during training: exit 0
+        click.echo(str(stopped), err=True)
+        return
     click.echo(f"done: {run_dir}")

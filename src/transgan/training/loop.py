@@ -73,34 +73,36 @@ def train(
         restart: with ``resume``, start that run over in place (its files are moved into
             an ``abandoned-*`` folder inside it), as when it has no loadable state.
     """
-    info = init_distributed(cfg.device)
-    try:
-        choice = None  # auto on a new run: measured once the data and model are known
-        if resume is not None and not restart:
-            choice = precision_for_resume(resume, cfg.precision, info.device)
-        elif cfg.precision != "auto":
-            choice = PrecisionChoice(cfg.precision, "asked for")
-        # resolved once here, not in every iteration (mirror_used builds the preset config)
-        run_cfg = dataclasses.replace(cfg, mirror=cfg.mirror_used())
-        created: list[Path] = []
+    with StopRequest() as stop:  # a stop before the first iteration ends the job at once
+        info = init_distributed(cfg.device)
         try:
-            return _train(
-                run_cfg,
-                info,
-                out=out,
-                desc=desc,
-                resume=resume,
-                run_dir=run_dir,
-                requested=cfg,
-                precision=choice,
-                restart=restart,
-                created=created,
-            )
-        except Exception:
-            discard_unstarted(created)
-            raise
-    finally:
-        shutdown(info)
+            choice = None  # auto on a new run: measured once the data and model are known
+            if resume is not None and not restart:
+                choice = precision_for_resume(resume, cfg.precision, info.device)
+            elif cfg.precision != "auto":
+                choice = PrecisionChoice(cfg.precision, "asked for")
+            # resolved once here, not in every iteration (mirror_used builds the preset config)
+            run_cfg = dataclasses.replace(cfg, mirror=cfg.mirror_used())
+            created: list[Path] = []
+            try:
+                return _train(
+                    run_cfg,
+                    info,
+                    out=out,
+                    desc=desc,
+                    resume=resume,
+                    run_dir=run_dir,
+                    requested=cfg,
+                    precision=choice,
+                    restart=restart,
+                    created=created,
+                    stop=stop,
+                )
+            except Exception:  # StoppedDuringStartup too: a new run's empty folder goes
+                discard_unstarted(created)
+                raise
+        finally:
+            shutdown(info)
 
 
 def _auto_precision(
@@ -145,6 +147,7 @@ def _train(
     precision: PrecisionChoice | None,
     restart: bool = False,
     created: list[Path] | None = None,
+    stop: StopRequest | None = None,
 ) -> Path:
     created = [] if created is None else created
     run_dir_arg = run_dir
@@ -241,72 +244,73 @@ def _train(
     stats = TickStats()
     reporter.begin(counters.nimg)
     clock = TrainingClock(counters, reporter)
-    with StopRequest() as stop:
-        while counters.nimg < total_nimg:
-            if locality is not None:
-                radius = schedule.radius_at(counters.nimg / 1000)
-                if radius != locality.radius:
-                    locality.apply([nets.generator, nets.ema.module], radius)
-            counters.nimg += cfg.batch * cfg.n_critic
-            counters.iteration += 1
-            counters.data_consumed += local_batch * cfg.n_critic
-            train_iteration(
-                nets,
-                data,
-                cfg,
-                device=info.device,
-                local_batch=local_batch,
-                local_g_batch=local_g_batch,
-                nimg_step=cfg.batch * cfg.n_critic,
-                nimg_after=counters.nimg,
-                stats=stats,
-                first_d_step=(counters.iteration - 1) * cfg.n_critic,
+    stop = stop if stop is not None else StopRequest()
+    stop.training_begins()
+    while counters.nimg < total_nimg:
+        if locality is not None:
+            radius = schedule.radius_at(counters.nimg / 1000)
+            if radius != locality.radius:
+                locality.apply([nets.generator, nets.ema.module], radius)
+        counters.nimg += cfg.batch * cfg.n_critic
+        counters.iteration += 1
+        counters.data_consumed += local_batch * cfg.n_critic
+        train_iteration(
+            nets,
+            data,
+            cfg,
+            device=info.device,
+            local_batch=local_batch,
+            local_g_batch=local_g_batch,
+            nimg_step=cfg.batch * cfg.n_critic,
+            nimg_after=counters.nimg,
+            stats=stats,
+            first_d_step=(counters.iteration - 1) * cfg.n_critic,
+        )
+        bar.update(cfg.batch * cfg.n_critic / 1000)
+        tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
+        clock.update()
+        out_of_time = cfg.max_time > 0 and counters.train_seconds >= cfg.max_time
+        if not info.enabled:
+            stopping = stop.requested or out_of_time
+        elif tick_done or counters.iteration % STOP_CHECK_EVERY == 0:
+            # all ranks agree (a host sync); rank 0's clock decides the time limit
+            stopping = any_rank(stop.requested or (out_of_time and info.is_main), info)
+        else:
+            stopping = False  # never act on one rank's flag alone
+        if not (tick_done or stopping):
+            continue
+        counters.tick += int(tick_done)
+        record = reporter.end(
+            nets, counters, stats, stopping, locality.record() if locality else None
+        )
+        bar.set_postfix_str(
+            f"D {record.get('d_loss', 0):.3f} G {record.get('g_loss', 0):.3f}"
+            f" {record['images_per_s']:.0f} img/s"
+        )
+        if info.is_main and not progress.interactive():
+            print(progress.status_line(record, cfg.kimg, cfg.max_time), file=sys.stderr)
+        if counters.bad_steps > cfg.max_bad_steps:
+            what = (
+                "had a non-finite loss or overflowed at the GradScaler's floor scale "
+                f"({FP16_FLOOR_SCALE})"
+                if cfg.precision == "fp16"
+                else "had non-finite gradients"
             )
-            bar.update(cfg.batch * cfg.n_critic / 1000)
-            tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
-            clock.update()
-            out_of_time = cfg.max_time > 0 and counters.train_seconds >= cfg.max_time
-            if not info.enabled:
-                stopping = stop.requested or out_of_time
-            elif tick_done or counters.iteration % STOP_CHECK_EVERY == 0:
-                # all ranks agree (a host sync); rank 0's clock decides the time limit
-                stopping = any_rank(stop.requested or (out_of_time and info.is_main), info)
-            else:
-                stopping = False  # never act on one rank's flag alone
-            if not (tick_done or stopping):
-                continue
-            counters.tick += int(tick_done)
-            record = reporter.end(
-                nets, counters, stats, stopping, locality.record() if locality else None
+            raise TrainingError(
+                f"{counters.bad_steps} steps {what} (more than --max-bad-steps "
+                f"{cfg.max_bad_steps}); the last good training state is in {run_dir}. "
+                "Lower the learning rate or try --precision fp32"
             )
-            bar.set_postfix_str(
-                f"D {record.get('d_loss', 0):.3f} G {record.get('g_loss', 0):.3f}"
-                f" {record['images_per_s']:.0f} img/s"
-            )
-            if info.is_main and not progress.interactive():
-                print(progress.status_line(record, cfg.kimg, cfg.max_time), file=sys.stderr)
-            if counters.bad_steps > cfg.max_bad_steps:
-                what = (
-                    "had a non-finite loss or overflowed at the GradScaler's floor scale "
-                    f"({FP16_FLOOR_SCALE})"
-                    if cfg.precision == "fp16"
-                    else "had non-finite gradients"
+        if stopping:
+            if info.is_main:
+                why = "by signal" if stop.requested else f"at --max-time {cfg.max_time:g} s"
+                tqdm.write(
+                    f"stopped {why}; snapshot and state saved. Resume: --resume {run_dir}",
+                    file=sys.stderr,
                 )
-                raise TrainingError(
-                    f"{counters.bad_steps} steps {what} (more than --max-bad-steps "
-                    f"{cfg.max_bad_steps}); the last good training state is in {run_dir}. "
-                    "Lower the learning rate or try --precision fp32"
-                )
-            if stopping:
-                if info.is_main:
-                    why = "by signal" if stop.requested else f"at --max-time {cfg.max_time:g} s"
-                    tqdm.write(
-                        f"stopped {why}; snapshot and state saved. Resume: --resume {run_dir}",
-                        file=sys.stderr,
-                    )
-                break
-            stats = TickStats()
-            reporter.begin(counters.nimg)
+            break
+        stats = TickStats()
+        reporter.begin(counters.nimg)
     bar.close()
     if tensorboard is not None:
         tensorboard.close()
