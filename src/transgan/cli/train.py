@@ -329,12 +329,11 @@ def train(ctx: click.Context, **opts: Any) -> None:
         return
     from transgan.data import DataError
     from transgan.evaluation.metrics import EvalError
+    from transgan.training.control import StoppedDuringStartup
     from transgan.training.loop import TrainingError
     from transgan.training.loop import train as run_training
     from transgan.training.precision import PrecisionError
     from transgan.training.state import StateError
-
-    from transgan.training.control import StoppedDuringStartup
 
     try:
         run_dir = run_training(
