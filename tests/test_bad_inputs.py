@@ -528,9 +528,14 @@ def test_plot_skips_rows_it_cannot_draw(tmp_path: Path, tiny_run: Path) -> None:
     run = run_copy(tmp_path, tiny_run)
     _stats_row_without_kimg(run)
     _metric_without_results(run)
-    with pytest.warns(UserWarning, match="skipped 1 of"):
-        result = CliRunner().invoke(main, ["plot", str(run)], catch_exceptions=False)
+    lines = len((run / "stats.jsonl").read_text().splitlines())
+    (run / "stats.jsonl").write_text((run / "stats.jsonl").read_text() + "{not json\n")
+    result = CliRunner().invoke(main, ["plot", str(run)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    # one note per file, as a sentence (not a Python warning), counting every line
+    assert f"skipped 2 of {lines + 1} lines" in result.output
+    assert "metric-fid16.jsonl: skipped 2 of 2 lines" in result.output
+    assert "UserWarning" not in result.output
     assert (run / "curves.png").exists()
 
 

@@ -334,3 +334,56 @@ def test_a_stop_signal_during_start_up_says_so_and_exits_as_a_stop(
     assert "nothing was trained and there is nothing to save" in result.output
     assert not any((tmp_path / "runs").glob("*/config.json"))  # no half-made run left
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers given back
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf", ".xyz"])
+def test_plot_writes_the_format_its_extension_names(
+    tmp_path: Path, tiny_run: Path, suffix: str
+) -> None:
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    out = tmp_path / f"curves{suffix}"
+    result = CliRunner().invoke(main, ["plot", str(tiny_run), "--out", str(out)])
+    if suffix == ".xyz":
+        assert result.exit_code != 0 and "cannot write a figure as .xyz" in result.output
+        assert not out.exists()
+        return
+    assert result.exit_code == 0, result.output
+    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}[suffix]
+    assert out.read_bytes().startswith(magic)
+
+
+def test_plot_of_a_run_without_ticks_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    (tmp_path / "stats.jsonl").write_text("")
+    result = CliRunner().invoke(main, ["plot", str(tmp_path)])
+    assert result.exit_code != 0 and "no tick to draw yet" in result.output
+    assert not (tmp_path / "curves.png").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp", ".png", ".xyz"])
+def test_grid_is_written_in_the_format_its_extension_names(
+    tmp_path: Path, tiny_run: Path, suffix: str
+) -> None:
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    snap = sorted(tiny_run.glob("network-snapshot-*.safetensors"))[-1]
+    grid = tmp_path / f"grid{suffix}"
+    result = CliRunner().invoke(main, ["generate", str(snap), "--n", "4", "--grid", str(grid)])
+    if suffix == ".xyz":
+        assert result.exit_code == 2 and "cannot write an image as .xyz" in result.output
+        assert not grid.exists()
+        return
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    expected = {".jpg": "JPEG", ".webp": "WEBP", ".png": "PNG"}[suffix]
+    with Image.open(grid) as image:
+        assert image.format == expected

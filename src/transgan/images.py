@@ -42,17 +42,45 @@ def single_image(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(to_uint8(image.detach().cpu()).permute(1, 2, 0).numpy())
 
 
+# Image files by extension: the format each is written in.
+IMAGE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+def image_format(path: str | os.PathLike[str], option: str = "the output") -> str:
+    """The format ``path``'s extension names; a ValueError naming the choices otherwise."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in IMAGE_FORMATS:
+        raise ValueError(
+            f"{option} {os.fspath(path)}: cannot write an image as "
+            f"{suffix or 'a file without an extension'}; use one of " + ", ".join(IMAGE_FORMATS)
+        )
+    return IMAGE_FORMATS[suffix]
+
+
 def save_png(
     image: Image.Image, path: str | os.PathLike[str], text: dict[str, str] | None = None
 ) -> None:
-    """Save ``image`` as PNG atomically, with ``text`` as PNG text chunks (metadata)."""
-    info = None
-    if text:
+    """Save ``image`` atomically in the format its extension names (PNG for .png), with
+    ``text`` as PNG text chunks (metadata; PNG only)."""
+    fmt = image_format(path)
+    options = {}
+    if text and fmt == "PNG":
         info = PngInfo()
         for key, value in text.items():
             info.add_text(key, value)
+        options["pnginfo"] = info
+    if fmt == "JPEG":
+        options["quality"] = 95
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", pnginfo=info)
+        image.save(tmp, format=fmt, **options)
 
 
 def png_text(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -346,14 +346,17 @@ def _eval_against_stats(
 )
 def plot_command(run_dir: Path, out_file: Path | None, force: bool) -> None:
     """Plot losses, D outputs and every metric of RUN_DIR against kimg into curves.png."""
-    from transgan.evaluation.plotting import plot_run
+    from transgan.evaluation.plotting import PlotError, plot_run
     from transgan.fileio import check_output
 
     if out_file is not None:
         inputs = (run_dir / "stats.jsonl", *run_dir.glob("metric-*.jsonl"))
         check_output(out_file, "--out", inputs=inputs, force=force)
+    notes: list[str] = []
     try:
-        path = plot_run(run_dir, out_file)
-    except FileNotFoundError as err:
+        path = plot_run(run_dir, out_file, notes)
+    except (FileNotFoundError, PlotError) as err:
         raise click.ClickException(str(err)) from err
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {path}")

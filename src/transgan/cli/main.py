@@ -155,7 +155,7 @@ def generate(
     import torch
 
     from transgan.fileio import OutputError, check_output, check_writable_folder
-    from transgan.images import save_grid, save_png, single_image
+    from transgan.images import image_format, save_grid, save_png, single_image
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
     from transgan.sampling import class_rows, generate_images, interpolation_latents, latents
@@ -172,6 +172,10 @@ def generate(
         raise click.UsageError("say where to write: --grid FILE.png and/or --out-dir DIR")
     if grid is not None:
         check_output(grid, "--grid", inputs=snapshot_files(snapshot), force=force)
+        try:
+            image_format(grid, "--grid")
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--grid") from err
     if out_dir is not None:
         check_writable_folder(out_dir, "--out-dir")
     dev = resolve_device(device)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-from transgan.fileio import read_jsonl
-from transgan.images import save_png
+from transgan.fileio import atomic_path, read_jsonl
 
 PANELS = [
     ("losses", ["d_loss", "g_loss", "mtct_loss"]),
@@ -20,9 +18,24 @@ def _num(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def usable(records: list, path: Path, needs: str | None = None) -> list[dict]:
-    """The records with a numeric ``kimg`` (and a dict ``needs``); the others are skipped
-    with one warning that names the file."""
+class PlotError(ValueError):
+    """Nothing to draw, or a figure format that cannot be written (the message says why)."""
+
+
+# Figure formats by file extension (what matplotlib's Agg canvas writes).
+FIGURE_FORMATS = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps"}
+
+
+def _lines_and_records(path: Path) -> tuple[int, list]:
+    """The non-blank lines of a jsonl file and the records among them that parse."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return len(lines), read_jsonl(path)
+
+
+def usable(path: Path, notes: list[str], needs: str | None = None) -> list[dict]:
+    """The records of ``path`` with a numeric ``kimg`` (and a dict ``needs``); the lines
+    skipped (not JSON, or without those) are counted in one note that names the file."""
+    lines, records = _lines_and_records(path)
     kept = [
         r
         for r in records
@@ -30,27 +43,40 @@ def usable(records: list, path: Path, needs: str | None = None) -> list[dict]:
         and _num(r.get("kimg"))
         and (needs is None or isinstance(r.get(needs), dict))
     ]
-    if len(kept) < len(records):
+    if len(kept) < lines:
         what = "a numeric 'kimg'" + (f" and a '{needs}' object" if needs else "")
-        warnings.warn(
-            f"{path}: skipped {len(records) - len(kept)} of {len(records)} lines without {what}",
-            stacklevel=2,
+        notes.append(
+            f"{path}: skipped {lines - len(kept)} of {lines} lines (not JSON, or without {what})"
         )
     return kept
 
 
-def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
-    """Draw ``run_dir``'s curves; returns the path of the PNG."""
+def plot_run(run_dir: Path, out_file: Path | None = None, notes: list[str] | None = None) -> Path:
+    """Draw ``run_dir``'s curves; returns the path of the figure (PNG, or the format that
+    ``out_file``'s extension names). Lines that cannot be drawn are skipped and reported in
+    ``notes``; a run without a single tick is refused (``PlotError``)."""
+    notes = notes if notes is not None else []
+    out = out_file or run_dir / "curves.png"
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise PlotError(
+            f"--out {out}: cannot write a figure as {out.suffix or 'a file without an extension'};"
+            f" use one of {', '.join(sorted(FIGURE_FORMATS))}"
+        )
+    stats_file = run_dir / "stats.jsonl"
+    if not stats_file.exists():
+        raise FileNotFoundError(f"{stats_file} does not exist; is {run_dir} a run directory?")
+    stats = usable(stats_file, notes)
+    if not stats:
+        raise PlotError(
+            f"{run_dir} has no tick to draw yet ({stats_file} holds no usable record); plot "
+            "it once the run has written its first tick"
+        )
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from PIL import Image
 
-    stats_file = run_dir / "stats.jsonl"
-    if not stats_file.exists():
-        raise FileNotFoundError(f"{stats_file} does not exist; is {run_dir} a run directory?")
-    stats = usable(read_jsonl(stats_file), stats_file)
     metric_files = sorted(run_dir.glob("metric-*.jsonl"))
     panels = len(PANELS) + len(metric_files)
     cols = 2
@@ -70,7 +96,7 @@ def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
         if ax.lines:
             ax.legend(fontsize=8)
     for ax, path in zip(list(axes.flat)[len(PANELS) :], metric_files, strict=False):
-        records = usable(read_jsonl(path), path, "results")
+        records = usable(path, notes, "results")
         names = sorted({k for r in records for k in r["results"] if not k.endswith("_std")})
         for name in names:
             pts = [(r["kimg"], r["results"][name]) for r in records if _num(r["results"].get(name))]
@@ -78,14 +104,15 @@ def plot_run(run_dir: Path, out_file: Path | None = None) -> Path:
         ax.set_title(path.stem.removeprefix("metric-"))
         ax.set_xlabel("kimg")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
     for ax in list(axes.flat)[panels:]:
         ax.axis("off")
     fig.suptitle(run_dir.name)
     fig.tight_layout()
-    out = out_file or run_dir / "curves.png"
-    fig.canvas.draw()
-    image = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba())
-    plt.close(fig)
-    save_png(image.convert("RGB"), out)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=out.suffix.lower().lstrip("."), dpi=fig.dpi)
+    finally:
+        plt.close(fig)
     return out
