@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -387,3 +388,108 @@ def test_grid_is_written_in_the_format_its_extension_names(
     expected = {".jpg": "JPEG", ".webp": "WEBP", ".png": "PNG"}[suffix]
     with Image.open(grid) as image:
         assert image.format == expected
+
+
+@pytest.mark.parametrize("preset", ["transgan_tiny", "transgan2_tiny"])
+def test_flops_of_the_tied_qk_l2_attention_d_match_the_counter(preset: str) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import transgan
+
+    gan = transgan.create_model(preset, d_attn_kind="l2", d_attn_impl="math")
+    d = gan.discriminator
+    size = gan.config.img_size
+
+    def cdist_as_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        # the counter does not see cdist; the same distances through one counted matmul
+        sq = a.square().sum(-1, keepdim=True) + b.square().sum(-1).unsqueeze(-2)
+        return (sq - 2 * a @ b.transpose(-1, -2)).clamp_min(0).sqrt()
+
+    with (
+        mock.patch.object(torch, "cdist", cdist_as_matmul),
+        FlopCounterMode(display=False) as counter,
+    ):
+        d(torch.randn(1, 3, size, size))
+    # the tied projection is 2C wide (q = k, v): the estimate once counted 3C
+    assert counter.get_total_flops() == d.estimate_flops()
+
+
+def _cli(args: list[str]):
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    return CliRunner().invoke(main, args)
+
+
+def test_a_snapshot_naming_an_unknown_preset_is_refused(tmp_path: Path, tiny_run: Path) -> None:
+    from bad_input_kit import _edit_config, _rewrite_header
+
+    snap = sorted(tiny_run.glob("network-snapshot-*.safetensors"))[-1]
+    bad = tmp_path / "renamed.safetensors"
+    _rewrite_header(snap, bad, _edit_config(lambda c: c.update(name="transgan_xxl")))
+    result = _cli(["generate", str(bad), "--n", "1", "--grid", str(tmp_path / "g.png")])
+    assert result.exit_code == 1 and "names the preset 'transgan_xxl'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "g.png").exists()
+
+
+def test_an_option_that_replaces_a_recipe_setting_is_said(tmp_path: Path) -> None:
+    result = _cli(["train", "--recipe", "digits-pure", "--model", "transgan_tiny", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "note: --model transgan_tiny replaces recipe digits-pure's" in result.output
+    assert "chosen for its model" in result.output
+    quiet = _cli(["train", "--recipe", "digits-pure", "--dry-run"])
+    assert "replaces" not in quiet.output
+
+
+def test_resume_with_kimg_below_the_runs_progress_is_refused(
+    tmp_path: Path, tiny_run: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = (run / "config.json").read_bytes()
+    below = _cli(["train", "--resume", str(run), "--kimg", "0.016"])
+    assert below.exit_code == 1, below.output
+    assert "--kimg 0.016 is below where" in below.output and "0.064 kimg" in below.output
+    same = _cli(["train", "--resume", str(run), "--kimg", "0.064"])
+    assert same.exit_code == 0 and "is already at --kimg 0.064" in same.output, same.output
+    assert (run / "config.json").read_bytes() == config  # nothing rewritten either way
+    assert not list(run.glob("abandoned-*"))
+
+
+@pytest.mark.parametrize("text", ["", ",", " , "])
+def test_metrics_that_name_nothing_are_refused(tmp_path: Path, tiny_run: Path, text: str) -> None:
+    snap = sorted(tiny_run.glob("network-snapshot-*.safetensors"))[-1]
+    result = _cli(["eval", str(snap), "--metrics", text])
+    assert result.exit_code != 0 and "names no metric" in result.output
+    train = _cli(["train", "--model", "transgan_tiny", "--metrics", text, "--dry-run"])
+    if text:  # "" is how to drop a recipe's metrics: allowed in train
+        assert train.exit_code == 2 and "names no metric" in train.output
+    else:
+        assert train.exit_code == 0, train.output
+
+
+def test_digits_metrics_on_other_data_are_warned_about(tmp_path: Path) -> None:
+    from transgan.evaluation.metrics import digits_metrics_note, parse_metrics
+
+    specs = parse_metrics("dfid2k,fid1k")
+    assert digits_metrics_note(specs, "digits") is None
+    note = digits_metrics_note(specs, str(tmp_path))
+    assert note is not None and "dfid2k scores against the held-out" in note
+    assert digits_metrics_note(parse_metrics("fid1k"), str(tmp_path)) is None
+    result = _cli(["train", "--data", str(tmp_path), "--metrics", "dcov2k", "--dry-run"])
+    assert result.exit_code == 0 and "warning: dcov2k scores against" in result.output
+
+
+def test_serve_on_a_port_in_use_says_only_so(tiny_run: Path) -> None:
+    import socket
+
+    pytest.importorskip("gradio", reason="the serve extra is not installed")
+    snap = sorted(tiny_run.glob("network-snapshot-*.safetensors"))[-1]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli(["serve", str(snap), "--port", str(port)])
+    assert result.exit_code == 1 and f"cannot serve on 127.0.0.1:{port}" in result.output
+    assert "serving" not in result.output

@@ -138,14 +138,23 @@ def read_snapshot(
 
 def config_of(path: Path, metadata: dict[str, str]) -> ModelConfig:
     """The model config in a snapshot's header, checked as a preset is (types, ranges)."""
+    from transgan.presets import list_models
+
     try:
-        return ModelConfig.from_dict(json.loads(metadata["model_config"]))
+        config = ModelConfig.from_dict(json.loads(metadata["model_config"]))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         what = "is not valid JSON" if isinstance(err, json.JSONDecodeError) else "is not usable"
         raise SnapshotError(
             f"{path}: the model config in its header {what} ({type(err).__name__}: {err}); "
             "the file was edited or damaged. Use the snapshot as `transgan train` wrote it"
         ) from err
+    if config.name not in list_models():
+        raise SnapshotError(
+            f"{path}: its header names the preset {config.name!r}, which this version of "
+            f"transgan does not know (it knows {', '.join(list_models())}); the file was "
+            "edited, or written by a newer transgan (then upgrade: pip install -U transgan)"
+        )
+    return config
 
 
 def _extra_of(path: Path, metadata: dict[str, str]) -> dict:

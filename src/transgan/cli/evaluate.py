@@ -130,7 +130,12 @@ def eval_command(
 
     A class-conditional model samples its classes in the training data's proportions."""
     from transgan.data import DataError
-    from transgan.evaluation.metrics import EvalError, parse_metrics, resolve_inception_weights
+    from transgan.evaluation.metrics import (
+        EvalError,
+        digits_metrics_note,
+        parse_metrics,
+        resolve_inception_weights,
+    )
     from transgan.runtime import resolve_device
     from transgan.snapshot import SnapshotError
 
@@ -145,6 +150,8 @@ def eval_command(
         check_output(out_file, "--out", inputs=inputs, force=force)
     try:
         specs = parse_metrics(metric_text)
+        if (note := digits_metrics_note(specs, data)) is not None:
+            click.echo(f"warning: {note}", err=True)
         scoring = Scoring(
             specs,
             resolve_inception_weights(inception_weights),

@@ -28,13 +28,14 @@ def serve_command(snapshot: str, host: str, port: int, device: str, batch_size: 
     Needs the serve extra: pip install 'transgan[serve]'.
     """
     from transgan.runtime import resolve_device
-    from transgan.sharing.page import ServeError, import_gradio, serve
+    from transgan.sharing.page import ServeError, check_port, import_gradio, serve
     from transgan.sharing.sampler import Sampler
     from transgan.snapshot import SnapshotError
 
     try:
         import_gradio()  # before loading anything: a missing extra is the first thing to say
         sampler = Sampler.from_snapshot(snapshot, resolve_device(device), batch_size)
+        check_port(host, port)
     except (ServeError, SnapshotError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"serving {snapshot} on http://{host}:{port} (seeds 0–{MAX_SEED}); Ctrl+C stops")

@@ -21,7 +21,7 @@ from transgan.cli.train_config import (
 from transgan.runtime import MAX_SEED, resolve_device
 from transgan.training.config import PRECISIONS
 from transgan.training.losses import LOSSES
-from transgan.training.recipes import list_recipes
+from transgan.training.recipes import get_recipe, list_recipes
 
 EXAMPLES = """
 \b
@@ -298,7 +298,19 @@ def train(ctx: click.Context, **opts: Any) -> None:
     if recipe_name is not None:
         if resume is not None:
             raise click.UsageError("--recipe starts a new run; it cannot be used with --resume")
-        apply_recipe(opts, given, recipe_name)
+        recipe_options = dict(get_recipe(recipe_name).options)
+        for key in apply_recipe(opts, given, recipe_name):
+            flag = next((p.opts[0] for p in ctx.command.params if p.name == key), key)
+            why = (
+                " (the recipe's other settings were chosen for its model)"
+                if key == "model"
+                else ""
+            )
+            click.echo(
+                f"note: {flag} {opts[key]} replaces recipe {recipe_name}'s "
+                f"{recipe_options[key]}{why}",
+                err=True,
+            )
         desc = desc or recipe_name
     try:
         if resume is not None:
@@ -313,6 +325,12 @@ def train(ctx: click.Context, **opts: Any) -> None:
         model_config = cfg.model_config()
         check_buildable(model_config)
         cfg.check_metrics()
+        if cfg.metrics:
+            from transgan.evaluation.metrics import digits_metrics_note, parse_metrics
+
+            note = digits_metrics_note(parse_metrics(",".join(cfg.metrics)), cfg.data)
+            if note is not None:
+                click.echo(f"warning: {note}", err=True)
         cfg.tensorboard_used()  # refuses --tensorboard without the package, before any work
         if not os.environ.get("LOCAL_RANK"):  # under torchrun each rank picks its own GPU
             resolve_device(cfg.device)

@@ -75,13 +75,30 @@ def check_buildable(model_config: presets.ModelConfig) -> None:
         raise ValueError(f"this model config does not build a network: {err}") from err
 
 
-def apply_recipe(opts: dict[str, Any], given: set[str], name: str) -> None:
-    """Fill ``opts`` from recipe ``name`` wherever the user gave no value."""
+def apply_recipe(opts: dict[str, Any], given: set[str], name: str) -> list[str]:
+    """Fill ``opts`` from recipe ``name`` wherever the user gave no value; returns the
+    recipe settings the user's own options replaced (option names as in ``opts``)."""
+    replaced = []
     for key, value in get_recipe(name).options.items():
         if key == "overrides":
             opts[key] = tuple(value) + tuple(opts[key])  # the user's --set comes last and wins
         elif key not in given:
             opts[key] = value
+        elif opts[key] != value:
+            replaced.append(key)
+    return replaced
+
+
+def metric_names(text: str) -> tuple[str, ...]:
+    """``--metrics`` as names: empty for "" (none, e.g. to drop a recipe's metrics); text that
+    is not blank but names no metric (",") is refused."""
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    if text.strip() and not names:
+        raise ValueError(
+            f"--metrics {text!r} names no metric; give e.g. fid10k,is10k (dfid2k,dcov2k on the "
+            "digits), or --metrics '' for none"
+        )
+    return names
 
 
 def config_from_options(opts: dict[str, Any]) -> TrainConfig:
@@ -140,7 +157,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         tensorboard=opts["tensorboard"],
         grad_checkpointing=opts["grad_checkpointing"],
         max_bad_steps=opts["max_bad_steps"],
-        metrics=tuple(m.strip() for m in opts["metrics"].split(",") if m.strip()),
+        metrics=metric_names(opts["metrics"]),
         metrics_every_kimg=opts["metrics_every"],
         metrics_max_real=opts["metrics_max_real"],
         inception_weights=opts["inception_weights"],

@@ -107,7 +107,29 @@ def parse_metrics(text: str) -> list[MetricSpec]:
                 "drawn (the paper's protocol is 50k: fid50k)"
             )
         specs.append(MetricSpec(name, m.group(1), count))
+    if not specs:
+        raise EvalError(
+            f"--metrics {text!r} names no metric; give at least one, e.g. fid50k,is50k (or "
+            "dfid2k,dcov2k on the digits)"
+        )
     return specs
+
+
+def digits_metrics_note(specs: list[MetricSpec], data: str) -> str | None:
+    """A warning when digits metrics are asked for images that are not the digits: they
+    score against the held-out digits whatever ``data`` is, so the number then measures how
+    digit-like the images are, not how close they are to ``data``."""
+    from transgan.training.config import is_digits
+
+    names = [s.name for s in specs if s.kind in DIGITS_KINDS]
+    if not names or is_digits(data):
+        return None
+    return (
+        f"{', '.join(names)} score{'s' if len(names) == 1 else ''} against the held-out "
+        f"scikit-learn digits, but the data is {data!r}, not a digits set: the number says "
+        "how digit-like the images are, not how close they are to that data. Use fid/kid "
+        "(Inception) or fdd (DINOv2) for other images"
+    )
 
 
 def _check_weights_file(path: Path) -> None:

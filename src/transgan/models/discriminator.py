@@ -168,8 +168,9 @@ class Discriminator(nn.Module):
         n = c.num_patches
         window = 2 * c.patch_size if c.patch_overlap else c.patch_size
         flops = 2 * n * 3 * window**2 * c.dim
-        flops += (c.depth - 1) * block_flops(n + 1, c.dim, c.mlp_ratio)
-        flops += block_flops(n + 1 + bool(c.mbstd_group), c.dim, c.mlp_ratio)
+        kind = c.attn_kind
+        flops += (c.depth - 1) * block_flops(n + 1, c.dim, c.mlp_ratio, attn_kind=kind)
+        flops += block_flops(n + 1 + bool(c.mbstd_group), c.dim, c.mlp_ratio, attn_kind=kind)
         return flops + 2 * self.head.in_features
 
 
@@ -391,9 +392,11 @@ class MultiScaleDiscriminator(nn.Module):
         ):
             layer = self.patchify[k].proj
             flops += 2 * g * g * layer.in_features * layer.out_features
-            flops += (depth - tail) * block_flops(g * g, d, c.mlp_ratio, window=w)
-            flops += tail * block_flops(g * g, d, c.mlp_ratio)
+            kind = c.attn_kind
+            flops += (depth - tail) * block_flops(g * g, d, c.mlp_ratio, window=w, attn_kind=kind)
+            flops += tail * block_flops(g * g, d, c.mlp_ratio, attn_kind=kind)
         if c.head == "flatten":
             return flops + 2 * self.head.in_features
-        flops += block_flops(c.grids[-1] ** 2 + 1 + bool(c.mbstd_group), c.dims[-1], c.mlp_ratio)
+        last = c.grids[-1] ** 2 + 1 + bool(c.mbstd_group)
+        flops += block_flops(last, c.dims[-1], c.mlp_ratio, attn_kind=c.attn_kind)
         return flops + 2 * c.dims[-1]

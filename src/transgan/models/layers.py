@@ -449,10 +449,11 @@ def block_flops(
     window: int = 0,
     memory_tokens: int = 0,
     memory_dim: int = 0,
+    attn_kind: str = "dot",
 ) -> int:
     """Forward FLOPs of one Block on one image (a multiply-add counts as 2).
 
-    qkv 2·N·C·3C, projection 2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N·K·C
+    qkv 2·N·C·3C (2·N·C·2C for L2 attention: q and k share one projection), projection 2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N·K·C
     where K is the number of keys a query sees (N, or w² in windows). Cross-attention:
     q and projection 2·2·N·C², k and v 2·2·M·E·C, scores and weights·v 2·2·N·M·C.
     Norms, softmax, GELU, bias and noise additions are element-wise and left out.
@@ -460,7 +461,8 @@ def block_flops(
     n, c = num_tokens, dim
     hidden = int(c * mlp_ratio)
     keys = window * window if window else n
-    linear = 2 * n * c * 3 * c + 2 * n * c * c + 2 * 2 * n * c * hidden
+    qkv = 2 if attn_kind == "l2" else 3
+    linear = 2 * n * c * qkv * c + 2 * n * c * c + 2 * 2 * n * c * hidden
     attention = 2 * 2 * n * keys * c
     cross = 0
     if memory_tokens:

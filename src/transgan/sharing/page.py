@@ -148,6 +148,23 @@ def build_page(sampler: Sampler) -> Any:
     return page
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse a host and port that cannot be served on (in use, not an address here)
+    before anything says the page is up."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as err:
+        raise ServeError(
+            f"cannot serve on {host}:{port} ({err.strerror or err}); choose another --port "
+            "or --host"
+        ) from err
+
+
 def serve(sampler: Sampler, host: str, port: int, block: bool = True) -> Any:
     """Build the page and serve it on ``host``:``port``; returns the app (running in a
     thread when ``block`` is False)."""

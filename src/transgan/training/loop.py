@@ -135,6 +135,28 @@ def _local_batches(cfg: TrainConfig, info: DistInfo) -> tuple[int, int]:
     return cfg.batch // info.world_size, cfg.g_batch // info.world_size
 
 
+def _already_there(cfg: TrainConfig, counters: Counters, run_dir: Path, info: DistInfo) -> bool:
+    """Whether a resumed run has nothing left to train (it stops at the first iteration that
+    reaches ``--kimg``, so it may be up to one iteration past it); refuses a ``--kimg``
+    below where the run already is. Either way nothing is written."""
+    total, step = int(cfg.kimg * 1000), cfg.batch * cfg.n_critic
+    if counters.nimg < total:
+        return False
+    if counters.nimg >= total + step:
+        raise TrainingError(
+            f"--kimg {cfg.kimg:g} is below where {run_dir} already is "
+            f"({counters.nimg / 1000:g} kimg); nothing was trained or changed. To train on, "
+            f"give a --kimg above {counters.nimg / 1000:g}"
+        )
+    if info.is_main:
+        tqdm.write(
+            f"{run_dir} is already at --kimg {cfg.kimg:g} ({counters.nimg / 1000:g} kimg): "
+            "nothing to train. To train on, give a larger --kimg",
+            file=sys.stderr,
+        )
+    return True
+
+
 def _train(
     cfg: TrainConfig,
     info: DistInfo,
@@ -189,6 +211,8 @@ def _train(
     else:
         run_dir = resume
         counters = resume_point(nets, run_dir, info, restart, fixed=resume == run_dir_arg)
+        if _already_there(cfg, counters, run_dir, info):
+            return run_dir
     wrap_for_training(nets, cfg, info)
     locality = schedule = None
     if cfg.local_kind != "none":
