@@ -302,9 +302,7 @@ def train(ctx: click.Context, **opts: Any) -> None:
         for key in apply_recipe(opts, given, recipe_name):
             flag = next((p.opts[0] for p in ctx.command.params if p.name == key), key)
             why = (
-                " (the recipe's other settings were chosen for its model)"
-                if key == "model"
-                else ""
+                " (the recipe's other settings were chosen for its model)" if key == "model" else ""
             )
             click.echo(
                 f"note: {flag} {opts[key]} replaces recipe {recipe_name}'s "

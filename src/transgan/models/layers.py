@@ -453,7 +453,8 @@ def block_flops(
 ) -> int:
     """Forward FLOPs of one Block on one image (a multiply-add counts as 2).
 
-    qkv 2·N·C·3C (2·N·C·2C for L2 attention: q and k share one projection), projection 2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N·K·C
+    qkv 2·N·C·3C (2·N·C·2C for L2 attention: q and k share one projection), projection
+    2·N·C·C, MLP 2·2·N·C·(ratio·C), q·kᵀ and weights·v 2·2·N·K·C
     where K is the number of keys a query sees (N, or w² in windows). Cross-attention:
     q and projection 2·2·N·C², k and v 2·2·M·E·C, scores and weights·v 2·2·N·M·C.
     Norms, softmax, GELU, bias and noise additions are element-wise and left out.
