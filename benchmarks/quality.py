@@ -25,7 +25,15 @@ from pathlib import Path
 from transgan.training.precision import cpu_model_and_flags
 
 METRICS = "dfid2k,dkid2k,dis2k,dcov2k"
-KEYS = ("dfid2k", "dkid2k_mean", "dis2k_mean", "dcov2k", "dcov2k_confident")
+KEYS = (
+    "dfid2k",
+    "dkid2k_mean",
+    "dis2k_mean",
+    "dcov2k",
+    "dcov2k_confident",
+    "dcov2k_share_min",
+    "dcov2k_share_max",
+)
 
 
 def cpu_name() -> str:

@@ -53,12 +53,32 @@ def test_held_out_digits_score_far_better_than_blobs() -> None:
     assert good["dis500_mean"] > 5 > bad["dis500_mean"]
     assert good["dcov500"] == 1.0
     assert good["dcov500_confident"] > 0.8
+    # the held-out digits are near uniform: every digit 6–14 % of the samples
+    shares = [good[f"dcov500_share{d}"] for d in range(10)]
+    assert sum(shares) == pytest.approx(1.0)
+    assert 0.06 < good["dcov500_share_min"] == min(shares)
+    assert good["dcov500_share_max"] == max(shares) < 0.14
+
+
+def test_shares_show_the_skew_that_coverage_hides() -> None:
+    # 100 held-out digits: three of each digit and 70 more 1s — all ten are covered
+    from transgan.images import to_uint8
+
+    images, (_, labels) = load_digits(16, "test"), digits_split("test")
+    picked = [int(i) for d in range(10) for i in (labels == d).nonzero().flatten()[:3]]
+    ones = (labels == 1).nonzero().flatten()[3:73].tolist()
+    batch = to_uint8(torch.stack([images[i] for i in picked + ones]))
+    record = digits_metric.coverage(batch)
+    assert record[""] == 1.0  # coverage: ten of ten
+    assert record["_share1"] > 0.65 and record["_share_max"] == record["_share1"]
+    assert record["_share_min"] <= 0.05
 
 
 def test_digit_metrics_need_no_inception_weights() -> None:
     specs = parse_metrics("dcov100")
     out = evaluate(Blobs(), 64, load_digits(16, "train"), "unused", specs)
-    assert set(out) == {"dcov100", "dcov100_confident"}
+    shares = {f"dcov100_share{d}" for d in range(10)} | {"dcov100_share_min", "dcov100_share_max"}
+    assert set(out) == {"dcov100", "dcov100_confident"} | shares
     with pytest.raises(EvalError, match="dfid"):
         parse_metrics("dfd100")
 

@@ -27,6 +27,13 @@ FORMAT = "transgan-prepared/1"
 INDEX = "dataset.json"
 
 
+def is_digits(data: str) -> bool:
+    """Whether ``--data`` is a digits set: a built-in split, or a folder prepared from one."""
+    if data in ("digits", "digits-test", "digits-all"):
+        return True
+    return prepared_source(data) in ("digits", "digits-test", "digits-all")
+
+
 def is_prepared(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / INDEX).is_file()
 

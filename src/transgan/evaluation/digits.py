@@ -13,6 +13,10 @@ Metrics (``N`` generated samples, e.g. ``dfid2k``):
 - ``disN``: Inception-Score formula on the classifier's class probabilities;
 - ``dcovN``: class coverage — the share of the ten digits found among confident
   predictions (max probability >= 0.9); ``dcovN_confident`` is the share of confident samples.
+  Coverage hides skew (a digit in 1 % of the samples counts as found), so the record also
+  holds each digit's share of the samples (``dcovN_share0`` … ``_share9``: the classifier's
+  top class, over all N samples; uniform is 0.1) and their extremes ``dcovN_share_min`` /
+  ``dcovN_share_max``.
 Each goes through torch-fidelity (``calculate_metrics`` with this feature extractor).
 """
 
@@ -183,13 +187,23 @@ def register() -> None:
         register_feature_extractor(EXTRACTOR_NAME, DigitsFeatureExtractor)
 
 
-def coverage(images_uint8: torch.Tensor) -> tuple[float, float]:
-    """(share of the ten digits among confident predictions, share of confident samples)."""
+def coverage(images_uint8: torch.Tensor) -> dict[str, float]:
+    """The coverage record, by suffix of the metric's name: "" the share of the ten digits
+    among confident predictions, "_confident" the share of confident samples, "_share{d}"
+    digit d's share of all samples (top class), "_share_min" / "_share_max" their extremes."""
     with torch.no_grad():
         probs = load_classifier()(images_uint8.cpu())[1].softmax(dim=1)
     confident = probs.max(dim=1).values >= CONFIDENT
-    classes = probs.argmax(dim=1)[confident].unique()
-    return len(classes) / 10, confident.float().mean().item()
+    top = probs.argmax(dim=1)
+    shares = torch.bincount(top, minlength=10).float() / max(len(top), 1)
+    record = {
+        "": len(top[confident].unique()) / 10,
+        "_confident": confident.float().mean().item(),
+        "_share_min": shares.min().item(),
+        "_share_max": shares.max().item(),
+    }
+    record.update({f"_share{d}": shares[d].item() for d in range(10)})
+    return record
 
 
 def accuracy(images_uint8: torch.Tensor, labels: torch.Tensor) -> float:

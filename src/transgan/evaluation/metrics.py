@@ -119,7 +119,7 @@ def digits_metrics_note(specs: list[MetricSpec], data: str) -> str | None:
     """A warning when digits metrics are asked for images that are not the digits: they
     score against the held-out digits whatever ``data`` is, so the number then measures how
     digit-like the images are, not how close they are to ``data``."""
-    from transgan.training.config import is_digits
+    from transgan.data.prepared import is_digits
 
     names = [s.name for s in specs if s.kind in DIGITS_KINDS]
     if not names or is_digits(data):
@@ -396,15 +396,16 @@ def _digit_predictions_of_images(
             raise EvalError(f"{spec.name} needs a conditional generator, not a set of images")
         if spec.kind == "dcov":
             batch = torch.stack([images[i] for i in range(len(images))])  # type: ignore[arg-type]
-            covered, confident = digits_metric.coverage(batch)
-            out[spec.name], out[spec.name + "_confident"] = covered, confident
+            record = digits_metric.coverage(batch)
+            out.update({spec.name + suffix: v for suffix, v in record.items()})
     return out
 
 
 def _digit_predictions(
     wrapped: Uint8Generator, latent_dim: int, count: int, batch_size: int, group: list[MetricSpec]
 ) -> dict[str, float]:
-    """``dcovN``: share of the ten digits among N samples' confident predictions.
+    """``dcovN``: share of the ten digits among N samples' confident predictions, the share
+    of confident samples and each digit's share of the samples (``digits.coverage``).
     ``daccN``: a conditional G's samples of classes 0…9 in turn; the share that the digits
     classifier assigns to the requested class (conditional accuracy)."""
     from transgan.evaluation import digits as digits_metric
@@ -415,8 +416,8 @@ def _digit_predictions(
     for spec in group:
         if spec.kind == "dcov":
             images = torch.cat([wrapped(c.to(device)).cpu() for c in z.split(batch_size)])
-            covered, confident = digits_metric.coverage(images)
-            out[spec.name], out[spec.name + "_confident"] = covered, confident
+            record = digits_metric.coverage(images)
+            out.update({spec.name + suffix: v for suffix, v in record.items()})
         elif spec.kind == "dacc":
             if wrapped.class_probs is None or wrapped.class_probs.numel() != 10:
                 raise EvalError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from transgan.fileio import atomic_path, read_jsonl
@@ -97,7 +98,16 @@ def plot_run(run_dir: Path, out_file: Path | None = None, notes: list[str] | Non
             ax.legend(fontsize=8)
     for ax, path in zip(list(axes.flat)[len(PANELS) :], metric_files, strict=False):
         records = usable(path, notes, "results")
-        names = sorted({k for r in records for k in r["results"] if not k.endswith("_std")})
+        # per-digit shares (dcov's _share0 … _share9) would crowd the panel: their extremes
+        # (_share_min, _share_max) are drawn
+        names = sorted(
+            {
+                k
+                for r in records
+                for k in r["results"]
+                if not k.endswith("_std") and not re.search(r"_share\d$", k)
+            }
+        )
         for name in names:
             pts = [(r["kimg"], r["results"][name]) for r in records if _num(r["results"].get(name))]
             ax.plot(*zip(*pts, strict=True), marker="o", label=name)

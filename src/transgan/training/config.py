@@ -7,21 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transgan import presets
+from transgan.data.prepared import is_digits
 from transgan.models.fields import check_fields
 from transgan.models.generator import GeneratorConfig
 from transgan.training.augment import AugmentConfig
 from transgan.training.losses import LossConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def is_digits(data: str) -> bool:
-    """Whether ``--data`` is a digits set: a built-in split, or a folder prepared from one."""
-    if data in ("digits", "digits-test", "digits-all"):
-        return True
-    from transgan.data.prepared import prepared_source
-
-    return prepared_source(data) in ("digits", "digits-test", "digits-all")
 
 
 @dataclass(frozen=True)
