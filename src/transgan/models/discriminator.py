@@ -33,6 +33,25 @@ from transgan.models.lipschitz import apply_improved_spectral_norm
 from transgan.models.minibatch_std import MinibatchStdToken
 
 V1_HEADS = ("cls", "mean", "flatten")
+POSITIONS = ("learned", "rope")
+D_NORMS = ("ln", "rms")
+
+
+def check_modern_options(config: DiscriminatorConfig | MultiScaleDiscriminatorConfig) -> None:
+    """The GAT options of a discriminator config: norm, LayerScale, positions."""
+    norms = D_NORMS if isinstance(config, DiscriminatorConfig) else NORMS
+    if config.norm not in norms:
+        raise ValueError(f"norm must be one of {norms}, got {config.norm!r}")
+    if not (isinstance(config.layer_scale, int | float) and config.layer_scale >= 0):
+        raise ValueError(f"layer_scale must be a number >= 0 (0 = off), got {config.layer_scale!r}")
+    if config.pos not in POSITIONS:
+        raise ValueError(f"pos must be one of {POSITIONS}, got {config.pos!r}")
+    widths = config.dims if isinstance(config, MultiScaleDiscriminatorConfig) else (config.dim,)
+    if config.pos == "rope" and any((w // config.num_heads) % 4 for w in widths):
+        raise ValueError(
+            f"pos='rope' needs a head width (dim / num_heads) divisible by 4, got "
+            f"{[w // config.num_heads for w in widths]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,12 @@ class DiscriminatorConfig:
     # what the logit is read from: "cls" (the cls token, the paper's), "mean" (the mean of
     # the patch tokens) or "flatten" (a Linear on all patch tokens, position-aware)
     head: str = "cls"
+    # GAT's transformer discriminator (Scalable GAN with Transformers, 2025); all off in the
+    # paper's presets
+    norm: str = "ln"  # "ln" (LayerNorm, the paper's) or "rms" (RMSNorm), also the final norm
+    qk_norm: bool = False  # RMSNorm of each head's queries and keys
+    layer_scale: float = 0.0  # LayerScale: per-channel residual gains from this value; 0 = off
+    pos: str = "learned"  # "learned" position embeddings, or "rope" (2-D rotary, none learned)
 
     def __post_init__(self) -> None:
         check_fields(
@@ -60,6 +85,7 @@ class DiscriminatorConfig:
             "discriminator",
             positive=("img_size", "patch_size", "dim", "depth", "num_heads", "mlp_ratio"),
         )
+        check_modern_options(self)
         if self.mbstd_group < 0:
             raise ValueError(f"mbstd_group must be >= 0 (0 = off), got {self.mbstd_group}")
         if self.attn_kind not in ATTENTION_KINDS:
@@ -104,7 +130,8 @@ class Discriminator(nn.Module):
         else:
             self.patch_embed = nn.Linear(3 * c.patch_size**2, c.dim)  # the authors' conv
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + c.num_patches, c.dim))
+        rope = c.pos == "rope"  # the patch tokens turn in attention; the cls token does not
+        self.pos_embed = None if rope else nn.Parameter(torch.zeros(1, 1 + c.num_patches, c.dim))
         self.blocks = nn.ModuleList(
             Block(
                 c.dim,
@@ -112,18 +139,24 @@ class Discriminator(nn.Module):
                 mlp_ratio=c.mlp_ratio,
                 attn_impl=c.attn_impl,
                 attn_kind=c.attn_kind,
+                norm=c.norm,
+                qk_norm=c.qk_norm,
+                layer_scale=c.layer_scale,
+                rope_grid=c.img_size // c.patch_size if rope else 0,
+                rope_start=1,
             )
             for _ in range(c.depth)
         )
         self.mbstd = MinibatchStdToken(c.dim, c.mbstd_group) if c.mbstd_group else None
-        self.norm = nn.LayerNorm(c.dim)
+        self.norm = make_norm(c.norm, c.dim)
         self.head = nn.Linear(c.dim * (c.num_patches if c.head == "flatten" else 1), 1)
         self.class_embed = (
             projection_embedding(c.num_classes, self.head.in_features) if c.num_classes else None
         )
         self.apply(init_transformer_weights)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.pos_embed is not None:
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if c.spectral_norm:  # after init: σ(W₀) is the spectral norm of the initial weights
             apply_improved_spectral_norm(self)
 
@@ -143,7 +176,9 @@ class Discriminator(nn.Module):
             patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
             tokens = self.patch_embed(patches)  # (B, N, 3·p·p) -> (B, N, C)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (1, 1, C) -> (B, 1, C)
-        tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, 1 + N, C)
+        tokens = torch.cat([cls, tokens], dim=1)  # (B, 1 + N, C)
+        if self.pos_embed is not None:
+            tokens = tokens + self.pos_embed
         for i, block in enumerate(self.blocks):
             if self.mbstd is not None and i == c.depth - 1:
                 tokens = self.mbstd(tokens)  # (B, 1 + N, C) -> (B, 2 + N, C)
@@ -189,7 +224,7 @@ class MultiScaleDiscriminatorConfig:
     global_tail: tuple[int, ...] = ()  # windowed scales: trailing blocks that attend globally
     rel_bias: bool = True  # relative position bias over each attended square
     noise: bool = True  # noise injection on every attention input (incl. the last block)
-    norm: str = "ln"  # "ln" (LayerNorm) or "pn" (PixelNorm), also the final norm
+    norm: str = "ln"  # "ln" (LayerNorm), "pn" (PixelNorm) or "rms" (RMSNorm), also final
     overlap_first: bool = False  # scale 1 reads 2p-wide patches with stride p (CelebA-HQ)
     head: str = "cls"  # "cls": cls token + last block (the authors'); "flatten": Linear on
     # all final tokens (position-aware, like DCGAN's head; no cls token, no last block)
@@ -201,6 +236,10 @@ class MultiScaleDiscriminatorConfig:
     # ViTGAN's discriminator (lipschitz.py), as in the v1 D; off in the authors' presets
     attn_kind: str = "dot"  # "dot", or "l2": −‖q − k‖² logits with tied query/key weights
     spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
+    # GAT's transformer discriminator, as in the v1 D (norm "rms" above); off in the presets
+    qk_norm: bool = False  # RMSNorm of each head's queries and keys
+    layer_scale: float = 0.0  # LayerScale: per-channel residual gains from this value; 0 = off
+    pos: str = "learned"  # "learned" position embeddings, or "rope" (2-D rotary, none learned)
 
     def __post_init__(self) -> None:
         check_fields(
@@ -239,8 +278,7 @@ class MultiScaleDiscriminatorConfig:
                 raise ValueError(f"discriminator dim {d} is not divisible by {self.num_heads}")
         if any(d < 1 for d in self.depths):
             raise ValueError(f"discriminator depths must be >= 1, got {self.depths}")
-        if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        check_modern_options(self)
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
         if self.attn_kind not in ATTENTION_KINDS:
@@ -303,11 +341,16 @@ class MultiScaleDiscriminator(nn.Module):
             Patchify(c.patch_size * 2**k, d, overlap=c.overlap_first and k == 0)
             for k, d in enumerate(c.scale_dims)
         )
+        rope = c.pos == "rope"
         self.pos_embeds = nn.ParameterList(
-            nn.Parameter(torch.zeros(1, g * g, d)) for g, d in zip(c.grids, c.dims, strict=True)
+            []
+            if rope
+            else (
+                nn.Parameter(torch.zeros(1, g * g, d)) for g, d in zip(c.grids, c.dims, strict=True)
+            )
         )
 
-        def block(dim: int, grid: int, window: int, rel: bool) -> Block:
+        def block(dim: int, grid: int, window: int, rel: bool, start: int = 0) -> Block:
             return Block(
                 dim,
                 num_heads=c.num_heads,
@@ -319,6 +362,10 @@ class MultiScaleDiscriminator(nn.Module):
                 rel_bias=rel,
                 noise=c.noise,
                 attn_kind=c.attn_kind,
+                qk_norm=c.qk_norm,
+                layer_scale=c.layer_scale,
+                rope_grid=(grid or c.grids[-1]) if rope else 0,
+                rope_start=start,
             )
 
         self.scales = nn.ModuleList(
@@ -332,7 +379,7 @@ class MultiScaleDiscriminator(nn.Module):
         final = c.dims[-1]
         flatten = c.head == "flatten"
         self.cls_token = None if flatten else nn.Parameter(torch.zeros(1, 1, final))
-        self.last_block = None if flatten else block(final, 0, 0, False)
+        self.last_block = None if flatten else block(final, 0, 0, False, start=1)
         self.mbstd = MinibatchStdToken(final, c.mbstd_group) if c.mbstd_group else None
         self.norm = make_norm(c.norm, final)
         self.head = nn.Linear(final * (c.grids[-1] ** 2 if flatten else 1), 1)
@@ -361,7 +408,7 @@ class MultiScaleDiscriminator(nn.Module):
             if tokens is not None:  # (B, g_{k-1}², C) -> (B, g_k², C) -> concat channels
                 tokens = downsample_tokens(tokens, c.grids[k - 1])
                 patches = torch.cat([tokens, patches], dim=-1)
-            tokens = patches + self.pos_embeds[k]
+            tokens = patches + self.pos_embeds[k] if len(self.pos_embeds) else patches
             for blk in blocks:
                 tokens = blk(tokens)
         if self.cls_token is None:  # flatten head: (B, N, C) -> (B, N·C) -> (B,)

@@ -25,7 +25,7 @@ from transgan.models.lipschitz import l2_attention
 
 ATTENTION_IMPLS = ("sdpa", "math")
 ATTENTION_KINDS = ("dot", "l2")  # dot-product, or ViTGAN's L2 distance with tied q/k
-NORMS = ("ln", "pn")
+NORMS = ("ln", "pn", "rms")
 
 
 # ---------------------------------------------------------------------------------------
@@ -41,10 +41,16 @@ class PixelNorm(nn.Module):
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
-    """``ln``: LayerNorm(dim) (eps 1e-5, affine); ``pn``: PixelNorm."""
+    """``ln``: LayerNorm(dim) (eps 1e-5, affine); ``pn``: PixelNorm; ``rms``: RMSNorm(dim)
+    (x · rsqrt(mean(x²) + 1e-6) · g, a learned gain g, no mean subtraction, no bias)."""
     if kind not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+    if kind == "rms":
+        return nn.RMSNorm(dim, eps=RMS_EPS)
     return nn.LayerNorm(dim) if kind == "ln" else PixelNorm()
+
+
+RMS_EPS = 1e-6
 
 
 # ---------------------------------------------------------------------------------------
@@ -100,6 +106,63 @@ class RelativePositionBias(nn.Module):
         """(heads, w², w²) bias, to add to the attention logits."""
         n = self.window**2
         return self.table[self.index.flatten()].view(n, n, -1).permute(2, 0, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# 2-D rotary position embedding
+# ---------------------------------------------------------------------------------------
+
+
+def rotate_halves(x: torch.Tensor) -> torch.Tensor:
+    """The 90° turn of every (real, imaginary) pair of ``x`` (…, d): the first half of the
+    last dim holds the row axis' pairs (a, b) and the second the column axis' (c, e), each as
+    two quarters; returns (−b, a, −e, c)."""
+    a, b, c, e = x.chunk(4, dim=-1)
+    return torch.cat([-b, a, -e, c], dim=-1)
+
+
+class Rotary2D(nn.Module):
+    """2-D rotary position embedding (RoPE; axial, as GAT's transformer GAN uses it) for the
+    tokens of a grid×grid map, in place of learned positions.
+
+    Half of each head's channels turn by angles y·θ_k of the token's row y, the other half
+    by x·θ_k of its column x, θ_k = base^(−k/(d/4)), k < d/4. q·k of two turned vectors then
+    depends on their offset only. The map's tokens are the ``start``-th onwards (before them
+    e.g. a cls token, after them e.g. a minibatch-std token: both are left as they are).
+    With ``window`` < grid the table is laid out as ``window_partition`` lays out tokens.
+    The tables are buffers that are not saved (they follow from the sizes).
+    """
+
+    def __init__(
+        self, grid: int, head_dim: int, *, window: int = 0, start: int = 0, base: float = 100.0
+    ) -> None:
+        super().__init__()
+        if head_dim % 4:
+            raise ValueError(
+                f"2-D rotary embedding needs a head width divisible by 4, got {head_dim}"
+            )
+        quarter = head_dim // 4
+        theta = base ** (-torch.arange(quarter, dtype=torch.float64) / quarter)  # (d/4,)
+        rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+        y = rows.flatten()[:, None] * theta  # (N, d/4), tokens row-major
+        x = cols.flatten()[:, None] * theta
+        angles = torch.cat([y, y, x, x], dim=-1).float()[None]  # (1, N, d)
+        if window and window < grid:
+            angles = window_partition(angles, grid, window)  # (nW, w², d)
+        self.start = start
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Turn the map's tokens of q or k (B', heads, n, d); B' = B · (windows per map)."""
+        tables, m = self.cos.shape[0], self.cos.shape[1]
+        s = self.start
+        body = x[:, :, s : s + m]  # (B', h, m, d)
+        grouped = body.reshape(-1, tables, *body.shape[1:])  # (B, tables, h, m, d)
+        cos = self.cos[None, :, None].to(x.dtype)  # (1, tables, 1, m, d)
+        sin = self.sin[None, :, None].to(x.dtype)
+        turned = (grouped * cos + rotate_halves(grouped) * sin).reshape(body.shape)
+        return torch.cat([x[:, :, :s], turned, x[:, :, s + m :]], dim=2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -273,6 +336,8 @@ class Attention(nn.Module):
         rel_window: int = 0,
         noise: bool = False,
         kind: str = "dot",
+        qk_norm: bool = False,
+        rotary: Rotary2D | None = None,
     ) -> None:
         super().__init__()
         _check_heads(dim, num_heads, impl)
@@ -286,6 +351,11 @@ class Attention(nn.Module):
         # "l2": queries and keys share one projection (ViTGAN's tied W_q = W_k)
         self.qkv = nn.Linear(dim, (2 if kind == "l2" else 3) * dim, bias=False)
         self.proj = nn.Linear(dim, dim)
+        # QK-norm: RMSNorm of each head's query and key (one for the tied q = k of "l2")
+        head_dim = dim // num_heads
+        self.q_norm = nn.RMSNorm(head_dim, eps=RMS_EPS) if qk_norm else None
+        self.k_norm = nn.RMSNorm(head_dim, eps=RMS_EPS) if qk_norm and kind != "l2" else None
+        self.rotary = rotary
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.noise is not None:
@@ -293,7 +363,13 @@ class Attention(nn.Module):
         # (B, N, 3C) -> 3 x (B, heads, N, head_dim); "l2": (B, N, 2C) -> q (= k), v
         parts = 2 if self.kind == "l2" else 3
         qkv = rearrange(self.qkv(x), "b n (p h d) -> p b h n d", p=parts, h=self.num_heads)
-        q, v = qkv[0], qkv[-1]
+        q, k, v = qkv[0], qkv[1], qkv[-1]  # "l2": k is v here and is not used
+        if self.q_norm is not None:
+            q = self.q_norm(q)
+            k = self.k_norm(k) if self.k_norm is not None else k
+        if self.rotary is not None:
+            q = self.rotary(q)
+            k = self.rotary(k) if self.kind != "l2" else k
         mask = attn_mask
         if self.rel_bias is not None:
             mask = self.rel_bias().to(q.dtype)  # (heads, N, N)
@@ -302,7 +378,7 @@ class Attention(nn.Module):
         if self.kind == "l2":
             out = l2_attention(q, v, mask, self.impl)
         else:
-            out = attend(q, qkv[1], v, mask, self.impl)
+            out = attend(q, k, v, mask, self.impl)
         out = rearrange(out, "b h n d -> b n (h d)")  # (B, heads, N, d) -> (B, N, C)
         return self.proj(out)
 
@@ -364,7 +440,11 @@ class Block(nn.Module):
     - ``noise``: noise injection on the attention input;
     - ``memory_dim`` > 0: cross-attention to a memory first (``x ← x + CrossAttn(x, e)``);
     - ``cond_dim`` > 0: class-conditional scale and shift after each norm (``conditioning``);
-    - ``attn_kind``: "dot" (softmax of q·kᵀ) or "l2" (ViTGAN: −‖q − k‖², tied q/k; lipschitz.py).
+    - ``attn_kind``: "dot" (softmax of q·kᵀ) or "l2" (ViTGAN: −‖q − k‖², tied q/k; lipschitz.py);
+    - ``norm`` "rms", ``qk_norm``, ``layer_scale`` and ``rope_grid`` (GAT's transformer
+      discriminator): RMSNorm; RMSNorm of each head's queries and keys; learned per-channel
+      gains on both residual branches, initialised to ``layer_scale`` (0 = none); a 2-D
+      rotary embedding of the ``rope_grid``² map's tokens (from ``rope_start`` on).
     """
 
     def __init__(
@@ -382,6 +462,10 @@ class Block(nn.Module):
         memory_dim: int = 0,
         cond_dim: int = 0,
         attn_kind: str = "dot",
+        qk_norm: bool = False,
+        layer_scale: float = 0.0,
+        rope_grid: int = 0,
+        rope_start: int = 0,
     ) -> None:
         super().__init__()
         if (window or rel_bias) and grid < 1:
@@ -396,6 +480,9 @@ class Block(nn.Module):
             else None
         )
         self.norm1 = make_norm(norm, dim)
+        rotary = None
+        if rope_grid:
+            rotary = Rotary2D(rope_grid, dim // num_heads, window=self.window, start=rope_start)
         self.attn = Attention(
             dim,
             num_heads=num_heads,
@@ -403,10 +490,16 @@ class Block(nn.Module):
             rel_window=rel_window,
             noise=noise,
             kind=attn_kind,
+            qk_norm=qk_norm,
+            rotary=rotary,
         )
         self.norm2 = make_norm(norm, dim)
         self.mlp = MLP(dim, mlp_ratio=mlp_ratio)
         self.modulation = NormModulation(cond_dim, dim) if cond_dim else None
+        if layer_scale < 0:
+            raise ValueError(f"layer_scale must be >= 0 (0 = off), got {layer_scale}")
+        self.gamma_attn = nn.Parameter(torch.full((dim,), layer_scale)) if layer_scale else None
+        self.gamma_mlp = nn.Parameter(torch.full((dim,), layer_scale)) if layer_scale else None
         self.grad_checkpointing = False
 
     def _body(
@@ -425,9 +518,10 @@ class Block(nn.Module):
             h = window_merge(self.attn(h, attn_mask), self.grid, self.window)
         else:
             h = self.attn(h, attn_mask)
-        x = x + h
+        x = x + (h if self.gamma_attn is None else self.gamma_attn * h)
         h = self.norm2(x) if mod is None else modulate(self.norm2(x), mod[2], mod[3])
-        return x + self.mlp(h)
+        h = self.mlp(h)
+        return x + (h if self.gamma_mlp is None else self.gamma_mlp * h)
 
     def forward(
         self,
