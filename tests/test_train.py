@@ -11,9 +11,13 @@ from conftest import TINY_TRAIN_MODEL, one_iteration, tiny_train_config
 
 from transgan.fileio import read_jsonl
 from transgan.snapshot import load_generator
+from transgan.training.augment import AugmentConfig
 from transgan.training.loop import train
 from transgan.training.losses import LossConfig
 from transgan.training.state import list_states, load_state
+
+# GAT's D options (RMSNorm, QK-norm, LayerScale, 2-D rotary positions) on the tiny D
+MODERN_D = {"d_norm": "rms", "d_qk_norm": True, "d_layer_scale": 0.1, "d_pos": "rope"}
 
 
 def test_run_directory_has_config_stats_grids_snapshot_and_state(tmp_path: Path) -> None:
@@ -38,7 +42,7 @@ def _final_state(run_dir: Path) -> dict:
 
 
 def _assert_states_identical(a: dict, b: dict) -> None:
-    for key in ("generator", "discriminator", "ema", "lecam"):
+    for key in ("generator", "discriminator", "ema", "lecam", "augment_p"):
         assert a.get(key, {}).keys() == b.get(key, {}).keys(), key
         for name, tensor in a.get(key, {}).items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs"
@@ -70,11 +74,29 @@ def _assert_states_identical(a: dict, b: dict) -> None:
             "n_critic": 1,
             "reuse_fakes": True,
         },
+        {
+            # (not γ's schedule: it runs over --kimg, which the interrupted run here changes)
+            "loss": LossConfig("logistic", r1_gamma=1.0),
+            "augment": AugmentConfig(
+                policy=("translation",), prob=0.0, ada_target=0.6, ada_kimg=0.05
+            ),
+            "model_overrides": {**TINY_TRAIN_MODEL, **MODERN_D},
+        },
     ],
-    ids=["default", "mtct+locality", "logistic-r1", "cond+mirror", "r3gan+bcr+lecam+mbstd+reuse"],
+    ids=[
+        "default",
+        "mtct+locality",
+        "logistic-r1",
+        "cond+mirror",
+        "r3gan+bcr+lecam+mbstd+reuse",
+        "ada+modern-d",
+    ],
 )
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
     straight = train(tiny_train_config(**extra), out=tmp_path / "a")
+    if "augment_p" in _final_state(straight) and _final_state(straight)["augment_p"]:
+        p = [r["augment_p"] for r in read_jsonl(straight / "stats.jsonl")]
+        assert p[-1] > 0  # ADA moved p: the state to resume is not the initial one
     first = train(tiny_train_config(**extra, kimg=0.032), out=tmp_path / "b")
     resumed = train(tiny_train_config(**extra), out=tmp_path / "b", resume=first)
     assert resumed == first

@@ -135,6 +135,14 @@ Examples:
     help="R1 weight γ of the logistic loss; the relativistic loss uses it for R1 and R2.",
 )
 @click.option(
+    "--r1-gamma-end",
+    type=click.FloatRange(0),
+    default=None,
+    help="Decay γ (R1, and R2 of the relativistic loss) from --r1-gamma at the start to this "
+    "at --kimg along a cosine, as R3GAN does (e.g. --r1-gamma 1 --r1-gamma-end 0.1). "
+    "Default: γ fixed.",
+)
+@click.option(
     "--bcr-weight",
     type=click.FloatRange(0),
     default=0.0,
@@ -167,6 +175,27 @@ Examples:
 )
 @click.option(
     "--augment", default="translation,cutout,color", help="DiffAugment policy, or 'none'."
+)
+@click.option(
+    "--augment-p",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    help="Augment each of D's input images with this probability (1 = all, DiffAugment's "
+    "way); with --ada-target, the starting value of ADA's adaptive p.",
+)
+@click.option(
+    "--ada-target",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    help="ADA (Karras et al. 2020): adapt the augmentation probability so that E[sign "
+    "D(real)] stays near this target (the paper's 0.6). 0 = off.",
+)
+@click.option(
+    "--ada-kimg",
+    type=click.FloatRange(0, min_open=True),
+    default=100.0,
+    help="ADA's speed: p may move from 0 to 1 in this many kimg (the paper's 500, for "
+    "longer runs).",
 )
 @click.option("--translation", type=click.FloatRange(0, 1, max_open=True), default=0.2)
 @click.option("--cutout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5)

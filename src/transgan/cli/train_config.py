@@ -107,6 +107,9 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         translation_ratio=opts["translation"],
         cutout_ratio=opts["cutout"],
         cutout_prob=opts["cutout_prob"],
+        prob=opts["augment_p"],
+        ada_target=opts["ada_target"],
+        ada_kimg=opts["ada_kimg"],
     )
     loss = LossConfig(
         kind=opts["loss"],
@@ -114,6 +117,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         r1_gamma=opts["r1_gamma"],
         bcr_weight=opts["bcr_weight"],
         lecam_weight=opts["lecam_weight"],
+        r1_gamma_end=opts["r1_gamma_end"],
     )
     return TrainConfig(
         model=opts["model"],

@@ -28,8 +28,23 @@ class AugmentConfig:
     )
     cutout_ratio: float = 0.5  # side of the cut square as a fraction of the image side
     cutout_prob: float = 0.3  # chance per sample that it gets a cutout (1.0 = DiffAugment paper)
+    # How many of D's inputs are augmented: each sample with probability ``prob`` (the
+    # policy's own chances inside), or — with ``ada_target`` > 0 — with ADA's adaptive p
+    # (Karras et al. 2020: p rises while E[sign D(real)] is above the target, falls below it,
+    # by at most 1 per ``ada_kimg`` thousand images; ``ada.py``), starting from ``prob``.
+    prob: float = 1.0
+    ada_target: float = 0.0  # 0 = off; ADA's paper: 0.6
+    ada_kimg: float = 100.0  # p may move from 0 to 1 in this many kimg (ADA's paper: 500)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.prob <= 1:
+            raise ValueError(f"augment prob must be in [0, 1], got {self.prob}")
+        if not 0 <= self.ada_target < 1:
+            raise ValueError(f"ada_target must be in [0, 1) (0 = off), got {self.ada_target}")
+        if self.ada_kimg <= 0:
+            raise ValueError(f"ada_kimg must be > 0, got {self.ada_kimg}")
+        if self.ada_target and not self.policy:
+            raise ValueError("--ada-target adapts how often the policy applies: give --augment")
         unknown = [p for p in self.policy if p not in TRANSFORMS]
         if unknown:
             raise ValueError(f"unknown augmentation {unknown}; choose from {TRANSFORMS} or none")

@@ -12,6 +12,7 @@ which the fused attention kernels cannot do; that forward runs on the math kerne
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -36,14 +37,33 @@ class LossConfig:
     r1_gamma: float = 1.0
     bcr_weight: float = 0.0  # λ of balanced consistency regularisation; 0 = off
     lecam_weight: float = 0.0  # λ of the LeCam regulariser; 0 = off
+    # R3GAN's decaying γ: from r1_gamma at the start to this at --kimg (cosine); None = fixed
+    r1_gamma_end: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.kind!r}")
+        end = self.r1_gamma_end
+        if end is not None and not (isinstance(end, int | float) and end >= 0):
+            raise ValueError(f"loss r1_gamma_end must be a number >= 0 or None, got {end!r}")
+        if end is not None and self.kind not in ("logistic", "relativistic"):
+            raise ValueError(
+                f"--r1-gamma-end schedules R1 (/ R2) of the logistic and relativistic losses, "
+                f"not {self.kind!r}"
+            )
         for name in ("gp_weight", "eps_weight", "r1_gamma", "bcr_weight", "lecam_weight"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"loss {name} must be a number >= 0, got {value!r}")
+
+    def gamma_scale(self, progress: float) -> float:
+        """γ at ``progress`` ∈ [0, 1] of the run over γ at its start: 1 when fixed; else a
+        cosine from 1 down to r1_gamma_end / r1_gamma (R3GAN decays γ over training)."""
+        if self.r1_gamma_end is None or self.r1_gamma == 0:
+            return 1.0
+        t = min(max(progress, 0.0), 1.0)
+        end = self.r1_gamma_end / self.r1_gamma
+        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * t))
 
     @property
     def has_penalty(self) -> bool:
@@ -163,6 +183,7 @@ def discriminator_loss(
     stats = {
         "d_real": d_real.detach().mean(),
         "d_fake": d_fake.detach().mean(),
+        "d_real_sign": d_real.detach().sign().mean(),  # ADA's overfitting measure
         "penalty": penalty.detach(),
     }
     if config.bcr_weight > 0:

@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from transgan import presets
 from transgan.distributed import DistInfo
 from transgan.training import rng
+from transgan.training.ada import AugmentProbability
 from transgan.training.config import TrainConfig
 from transgan.training.ema import EMA
 from transgan.training.regularizers import LeCamAnchors
@@ -53,6 +54,8 @@ def build_networks(cfg: TrainConfig, model_config: presets.ModelConfig, info: Di
     nets = Networks(g, d, g, d, ema, opt_g, opt_d, scaler)
     if cfg.loss.lecam_weight > 0:
         nets.lecam = LeCamAnchors().to(info.device)
+    if cfg.augment.policy and (cfg.augment.prob < 1 or cfg.augment.ada_target > 0):
+        nets.augment_p = AugmentProbability(cfg.augment, cfg.batch).to(info.device)
     return nets
 
 
@@ -83,6 +86,7 @@ def training_state(nets: Networks, counters: Counters, cfg: TrainConfig, info: D
         "opt_d": nets.opt_d.state_dict(),
         "scaler": nets.scaler.state_dict() if nets.scaler is not None else {},
         "lecam": nets.lecam.state_dict() if nets.lecam is not None else {},
+        "augment_p": nets.augment_p.state_dict() if nets.augment_p is not None else {},
         "counters": counters.as_dict(),
         "rng": rng.gather_states(info),
         "config": json.dumps(cfg.to_dict(), sort_keys=True),
@@ -99,5 +103,7 @@ def restore(nets: Networks, state: dict[str, Any], info: DistInfo) -> Counters:
         nets.scaler.load_state_dict(state["scaler"])
     if nets.lecam is not None and state.get("lecam"):  # states from before LeCam: start anew
         nets.lecam.load_state_dict(state["lecam"])
+    if nets.augment_p is not None and state.get("augment_p"):
+        nets.augment_p.load_state_dict(state["augment_p"])
     rng.restore_states(state["rng"], info)
     return Counters(**state["counters"])

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from transgan.training.ada import AugmentProbability
 from transgan.training.augment import AugmentConfig, diff_augment, random_xflip
 from transgan.training.config import TrainConfig
 from transgan.training.ema import EMA
@@ -45,6 +46,8 @@ class Networks:
     # None: ``d_train``
     d_penalty: Callable[[torch.Tensor], torch.Tensor] | None = None
     lecam: LeCamAnchors | None = None  # the LeCam regulariser's moving averages (if on)
+    # --augment-p / --ada-target: the share of D's inputs augmented (None: all of them)
+    augment_p: AugmentProbability | None = None
 
 
 class WithLabels:
@@ -155,8 +158,13 @@ def train_iteration(
     latent_dim = g.config.latent_dim
     mirror = cfg.mirror_used()
 
-    def augment(x: torch.Tensor) -> torch.Tensor:
+    def augment_all(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, cfg.augment)
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        if nets.augment_p is None:
+            return augment_all(x)
+        return nets.augment_p.apply(x, augment_all)
 
     # bCR's second view: the run's augmentation drawn again, or bCR's own translation
     # (1/8 of the side) when the run has none
@@ -165,6 +173,8 @@ def train_iteration(
     def consistency_view(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, view_config)
 
+    # where the run is (images before this iteration over --kimg), for scheduled γ
+    gamma_scale = cfg.loss.gamma_scale((nimg_after - nimg_step) / (cfg.kimg * 1000))
     separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
     k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
     every = cfg.penalty_every
@@ -173,6 +183,7 @@ def train_iteration(
     kept_fakes: list[torch.Tensor] = []  # --reuse-fakes: the D step's fakes, with G's graph
     for j in range(cfg.n_critic):
         penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
+        penalty_weight *= gamma_scale  # --r1-gamma-end: γ decays over the run
         real, labels = _split(next(data))
         real = real.to(device, non_blocking=True)
         if mirror:
@@ -218,6 +229,9 @@ def train_iteration(
             sums.add(loss, parts)
         if nets.lecam is not None:  # once per D step, from the whole (global) batch's means
             nets.lecam.update(sums.stats["d_real"], sums.stats["d_fake"])
+        if nets.augment_p is not None:  # ADA: p follows E[sign D(real)]
+            nets.augment_p.observe(sums.stats["d_real_sign"])
+            sums.stats["augment_p"] = nets.augment_p.p.clone()
         # fp16: a penalty taken at a too-large scale overflows as the gradients do (the
         # scaler skips the step and lowers its scale): routine, so the loss counts as a
         # failure only where the penalty is finite

@@ -1,0 +1,102 @@
+"""R3GAN's decaying γ and augmentation with a probability, fixed or adaptive (ADA)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import one_iteration, tiny_train_config
+
+from transgan.distributed import DistInfo
+from transgan.training import steps
+from transgan.training.ada import ADA_INTERVAL, AugmentProbability
+from transgan.training.augment import AugmentConfig
+from transgan.training.losses import LossConfig
+from transgan.training.setup import build_networks
+
+CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+
+
+def test_gamma_decays_along_a_cosine_from_start_to_end() -> None:
+    loss = LossConfig("logistic", r1_gamma=2.0, r1_gamma_end=0.2)
+    scale = [loss.gamma_scale(t) for t in (0.0, 0.5, 1.0, 1.5)]
+    assert scale == pytest.approx([1.0, 0.55, 0.1, 0.1])  # γ 2 → 1.1 → 0.2, held after
+    assert LossConfig("logistic", r1_gamma=2.0).gamma_scale(0.7) == 1.0  # fixed by default
+    with pytest.raises(ValueError, match="r1-gamma-end schedules R1"):
+        LossConfig("hinge", r1_gamma_end=0.1)
+
+
+def test_the_d_step_weights_its_penalty_by_the_scheduled_gamma(monkeypatch) -> None:
+    seen = []
+    real_loss = steps.discriminator_loss
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["penalty_weight"])
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "discriminator_loss", recording)
+    loss = LossConfig("logistic", r1_gamma=1.0, r1_gamma_end=0.1)
+    cfg = tiny_train_config(loss=loss, penalty_every=2, n_critic=2, kimg=0.032)
+    nets = build_networks(cfg, cfg.model_config(), CPU)
+    # one_iteration reports the run at 16 of 32 images after it: 0 before it (γ scale 1)
+    one_iteration(nets, cfg)
+    assert seen == [2.0, 0.0]  # lazy: ×2 every 2nd step, scale 1 at the start
+    seen.clear()
+    stats = steps.TickStats()
+    steps.train_iteration(
+        nets,
+        iter(lambda: torch.rand(8, 3, 16, 16) * 2 - 1, None),
+        cfg,
+        device=torch.device("cpu"),
+        local_batch=8,
+        local_g_batch=8,
+        nimg_step=16,
+        nimg_after=32,  # this iteration starts half way through the run
+        stats=stats,
+    )
+    assert seen[0] == pytest.approx(2.0 * loss.gamma_scale(0.5)) and seen[1] == 0.0
+
+
+def _augment_p(**kw) -> AugmentProbability:
+    config = AugmentConfig(policy=("translation",), **kw)
+    return AugmentProbability(config, images_per_step=100)
+
+
+def test_ada_moves_p_by_the_sign_of_d_real_every_few_steps() -> None:
+    ada = _augment_p(prob=0.0, ada_target=0.6, ada_kimg=1.0)  # a step moves p by 0.4
+    for i in range(ADA_INTERVAL):
+        assert ada.p.item() == 0.0, i  # nothing moves before the interval is complete
+        ada.observe(torch.tensor(0.9))  # D is sure of the reals: p rises
+    assert ada.p.item() == pytest.approx(0.4)
+    for _ in range(2 * ADA_INTERVAL):
+        ada.observe(torch.tensor(0.9))
+    assert ada.p.item() == 1.0  # clamped
+    for _ in range(ADA_INTERVAL):
+        ada.observe(torch.tensor(0.2))  # below the target: p falls
+    assert ada.p.item() == pytest.approx(0.6)
+    for _ in range(ADA_INTERVAL):
+        ada.observe(torch.tensor(float("nan")))  # a bad step counts as 0 < target: falls
+    assert ada.p.item() == pytest.approx(0.2)
+    fixed = _augment_p(prob=0.3)
+    fixed.observe(torch.tensor(1.0))
+    assert fixed.p.item() == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.25, 1.0])
+def test_a_p_share_of_the_samples_is_augmented(p: float) -> None:
+    torch.manual_seed(0)
+    ada = _augment_p(prob=p)
+    x = torch.zeros(4000, 1, 2, 2)
+    out = ada.apply(x, lambda t: t + 1)
+    share = (out[:, 0, 0, 0] == 1).float().mean().item()
+    assert share == pytest.approx(p, abs=0.03)
+
+
+def test_a_run_with_ada_reports_p_and_trains(tmp_path) -> None:
+    from transgan.fileio import read_jsonl
+    from transgan.training.loop import train
+
+    augment = AugmentConfig(policy=("translation",), prob=0.0, ada_target=0.01, ada_kimg=0.05)
+    run = train(tiny_train_config(augment=augment), out=tmp_path)
+    records = read_jsonl(run / "stats.jsonl")
+    assert all(0.0 <= r["augment_p"] <= 1.0 for r in records)
+    assert "d_real_sign" in records[-1]
