@@ -147,3 +147,26 @@ def test_modern_discriminators_build_train_and_count_flops(preset: str) -> None:
 def test_bad_modern_options_are_refused(override: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         transgan.create_model("transgan2_digits", **override)
+
+
+@pytest.mark.parametrize("shape", [(4, 24, 8, 8), (2, 3, 5, 7), (1, 1, 1, 1)])
+def test_matmul_bicubic_is_the_library_bicubic(shape: tuple[int, ...]) -> None:
+    import torch.nn.functional as F
+
+    from transgan.models.layers import bicubic_up2
+
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    ours, lib = bicubic_up2(x), F.interpolate(x, scale_factor=2, mode="bicubic")
+    torch.testing.assert_close(ours, lib, rtol=0, atol=1e-12)
+    g = torch.randn_like(lib)
+    (ga,) = torch.autograd.grad(ours, x, g)
+    (gb,) = torch.autograd.grad(lib, x, g)
+    torch.testing.assert_close(ga, gb, rtol=0, atol=1e-12)
+
+
+def test_minibatch_std_is_the_groups_biased_standard_deviation() -> None:
+    from transgan.models.minibatch_std import minibatch_std
+
+    tokens = torch.randn(8, 5, 6)
+    expected = tokens.reshape(2, 4, 5, 6).std(dim=1, unbiased=False).mean(dim=(1, 2))
+    torch.testing.assert_close(minibatch_std(tokens, 4), expected.repeat_interleave(4))

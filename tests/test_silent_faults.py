@@ -186,13 +186,13 @@ def test_resume_is_bit_identical_with_a_metric_during_training(
 def test_noise_is_not_a_clone_of_the_latents() -> None:
     config = presets.get_config("transgan2_tiny")
     g = presets.build_generator(config).eval()
-    first = next(m for m in g.modules() if isinstance(m, NoiseInjection))
+    assert any(isinstance(m, NoiseInjection) for m in g.modules())
     drawn: list[torch.Tensor] = []
     original = torch.randn
 
-    def spy(*args, **kwargs):
+    def spy(*args, **kwargs):  # draws from a private generator: the noise (image 0's first)
         out = original(*args, **kwargs)
-        if kwargs.get("generator") is first.generator and first.generator is not None:
+        if kwargs.get("generator") is not None:
             drawn.append(out)
         return out
 
@@ -202,9 +202,10 @@ def test_noise_is_not_a_clone_of_the_latents() -> None:
         generate_images(g, z, noise_seed=7)
     finally:
         torch.randn = original
-    noise = drawn[0].flatten()[: z.shape[1]]
-    assert not torch.allclose(noise, z[0], atol=1e-3)
-    assert abs(torch.corrcoef(torch.stack([noise, z[0]]))[0, 1]) < 0.9
+    n = min(drawn[0].numel(), z.shape[1])  # one noise value per token of the first map
+    noise = drawn[0].flatten()[:n]
+    assert not torch.allclose(noise, z[0, :n], atol=1e-3)
+    assert abs(torch.corrcoef(torch.stack([noise, z[0, :n]]))[0, 1]) < 0.9
 
 
 def test_stream_seeds_are_stable_and_distinct() -> None:

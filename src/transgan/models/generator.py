@@ -278,5 +278,10 @@ class Generator(nn.Module):
                 w * w, d, c.mlp_ratio, window=win, memory_tokens=memory, memory_dim=c.dim
             )
             flops += depth * block
+        # bicubic ×2 runs as two matmuls per channel (layers.bicubic_up2): W×W -> W×2W costs
+        # 2·W·W·2W, then 2W×W times W×2W costs 2·2W·W·2W: 12·W³ per channel
+        for w, d, op in zip(c.stage_widths, c.stage_dims[1:], c.upsample_ops, strict=False):
+            if op == "bicubic":
+                flops += 12 * d * w**3
         flops += 2 * c.img_size**2 * c.stage_dims[-1] * 3
         return flops

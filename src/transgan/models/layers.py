@@ -12,6 +12,7 @@ attention input, and cross-attention to a latent memory.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -170,6 +171,28 @@ class Rotary2D(nn.Module):
 # ---------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _bicubic_matrix(n: int) -> torch.Tensor:
+    """(n, 2n): row k holds the weights of input k in each of the 2n outputs of PyTorch's
+    bicubic ×2 (align_corners=False, edges clamped) along one axis — the library's own
+    weights, read off by up-sampling the identity."""
+    eye = torch.eye(n, dtype=torch.float64).reshape(n, 1, 1, n)
+    up = F.interpolate(eye, scale_factor=(1, 2), mode="bicubic", align_corners=False)
+    return up.reshape(n, 2 * n)
+
+
+def bicubic_up2(x: torch.Tensor) -> torch.Tensor:
+    """``F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)`` for (B, C,
+    H, W), as two small matmuls with that kernel's separable weights: the same numbers (to
+    float rounding), but a backward that is two matmuls, where the library kernel's backward
+    is a slow scalar loop on a CPU (the largest single item of a digits-pure iteration's
+    profile, docs/quality.md)."""
+    h, w = x.shape[-2:]
+    along_w = _bicubic_matrix(w).to(device=x.device, dtype=x.dtype)  # (W, 2W)
+    along_h = _bicubic_matrix(h).to(device=x.device, dtype=x.dtype).T  # (2H, H)
+    return along_h @ (x @ along_w)  # (B, C, H, W) -> (B, C, H, 2W) -> (B, C, 2H, 2W)
+
+
 def upsample_tokens(x: torch.Tensor, width: int, op: str = "pixel") -> torch.Tensor:
     """×2 up-sampling of a W×W token map (B, W², C):
 
@@ -181,7 +204,7 @@ def upsample_tokens(x: torch.Tensor, width: int, op: str = "pixel") -> torch.Ten
     """
     x = rearrange(x, "b (h w) c -> b c h w", h=width)  # (B, N, C) -> (B, C, H, W)
     if op == "bicubic":
-        x = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+        x = bicubic_up2(x)
     else:
         if op == "updown":
             x = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)

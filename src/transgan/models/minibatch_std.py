@@ -25,7 +25,10 @@ def minibatch_std(tokens: torch.Tensor, group: int) -> torch.Tensor:
     b = tokens.shape[0]
     g = group_size(b, group)
     grouped = tokens.float().reshape(b // g, g, *tokens.shape[1:])  # consecutive samples
-    spread = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2))  # (B/g,)
+    # the biased variance over the group, written out: torch's var over a short middle dim
+    # is ~6× slower on a CPU (forward and backward), same numbers
+    centred = grouped - grouped.mean(dim=1, keepdim=True)
+    spread = (centred.square().mean(dim=1) + 1e-8).sqrt().mean(dim=(1, 2))  # (B/g,)
     return spread.repeat_interleave(g)  # (B,)
 
 
