@@ -6,7 +6,7 @@ the digits' training split; the reference is the held-out split). Prints a table
 writes every run's numbers to ``OUT/quality.jsonl``.
 
     python benchmarks/quality.py --recipe digits-dcgan --recipe digits-demo \\
-        --seeds 0,1,2 --max-time 180 --out runs/quality
+        --seeds 0,1,2 --max-time 180 --out runs/quality --jobs 2   # one core per run
 
 Name the CPU next to the numbers (the script prints it): time-limited runs depend on it.
 """
@@ -14,6 +14,7 @@ Name the CPU next to the numbers (the script prints it): time-limited runs depen
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -53,7 +54,14 @@ def final_metrics(run_dir: Path) -> dict[str, float]:
 
 
 def run_one(
-    recipe: str, seed: int, max_time: float, out: Path, extra: list[str], kimg: float, tag: str
+    recipe: str,
+    seed: int,
+    max_time: float,
+    out: Path,
+    extra: list[str],
+    kimg: float,
+    tag: str,
+    threads: int = 1,
 ) -> dict:
     run_dir = out / f"{recipe}{tag}-s{seed}"
     cmd = [
@@ -80,7 +88,8 @@ def run_one(
         *extra,
     ]
     start = time.time()
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{recipe} seed {seed} failed:\n{result.stderr[-2000:]}")
     record = {"recipe": recipe + tag, "seed": seed, "wall_s": round(time.time() - start, 1)}
@@ -98,6 +107,10 @@ def main() -> None:
         "--kimg", type=float, default=100000.0, help="equal kimg instead (with --max-time 0)"
     )
     parser.add_argument("--tag", default="", help="suffix for run names (variants)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at a time, each on --threads CPU threads"
+    )
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("extra", nargs="*", help="more `transgan train` options (after --)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,10 +118,19 @@ def main() -> None:
     budget = f"{args.max_time:g} s" if args.max_time else f"{args.kimg:g} kimg"
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {budget} of training per run")
     rows = []
-    for recipe in args.recipe:
-        for seed in seeds:
-            record = run_one(recipe, seed, args.max_time, args.out, args.extra, args.kimg, args.tag)
+    tasks = [(recipe, seed) for recipe in args.recipe for seed in seeds]
+
+    def one(task: tuple[str, int]) -> dict:
+        recipe, seed = task
+        return run_one(
+            recipe, seed, args.max_time, args.out, args.extra, args.kimg, args.tag, args.threads
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for record in pool.map(one, tasks):
             record["cpu"] = cpu_name()
+            record["threads"] = args.threads
+            record["jobs"] = args.jobs
             with open(args.out / "quality.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
             print(json.dumps(record), flush=True)

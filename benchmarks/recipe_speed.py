@@ -8,7 +8,10 @@ CPU threads. The recipes take turns (``--rounds`` rounds of ``--iters`` iteratio
 a machine that slows down slows every recipe alike; the median of the rounds is reported.
 
     python benchmarks/recipe_speed.py --recipe digits-dcgan --recipe digits-pure
-    python benchmarks/recipe_speed.py --recipe digits-pure --compile --profile 20
+    python benchmarks/recipe_speed.py --recipe digits-pure --recipe "digits-pure --compile"
+    python benchmarks/recipe_speed.py --recipe digits-pure --profile 20
+
+A ``--recipe`` value may carry its own options after the name ("digits-pure --compile").
 
 ``--profile N`` prints torch.profiler's table of N operators for the last recipe (self CPU
 time over ``--iters`` iterations, after the timing).
@@ -95,7 +98,10 @@ def main() -> None:
     cpu = cpu_model_and_flags()[0] or "unknown CPU"
     print(f"CPU: {cpu}; {args.threads} thread(s); torch {torch.__version__}")
     extra = [*args.extra, *(["--compile"] if args.compile else [])]
-    trainers = {r: Trainer(resolve(r, extra)) for r in args.recipe}
+    trainers = {}
+    for entry in args.recipe:
+        name, *own = entry.split()
+        trainers[entry] = Trainer(resolve(name, [*extra, *own]))
     for trainer in trainers.values():
         trainer.run(args.warmup)
     rounds: dict[str, list[float]] = {r: [] for r in trainers}
@@ -105,15 +111,13 @@ def main() -> None:
             rounds[name].append(args.iters * trainer.cfg.batch * trainer.cfg.n_critic / seconds)
     results = {}
     first = statistics.median(rounds[args.recipe[0]])
+    tag = " --compile" if args.compile else ""
     print(f"\n| recipe | images/s (median of {args.rounds}) | vs {args.recipe[0]} |")
     print("|---|---|---|")
     for name, values in rounds.items():
         median = statistics.median(values)
         results[name] = {"images_per_s": median, "rounds": values}
-        print(
-            f"| {name}{' --compile' if args.compile else ''} | {median:.0f} | "
-            f"{median / first:.2f}× |"
-        )
+        print(f"| {name}{tag} | {median:.0f} | {median / first:.2f}× |")
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
