@@ -2,10 +2,9 @@
 
 The run is the ``digits-pure`` recipe (the pure transformer pair of ``make demo``:
 ``transgan2_digits`` 96 wide with the flatten-head D, minibatch-std token, R1 γ 1, reused
-fakes, no augmentation) for 20 kimg, seed 0, fp32 — about a minute on 2 CPU cores. It exercises the whole
-training path (data, losses, the transformer D's options, optimiser steps, EMA, snapshot,
-metrics) on the pure-transformer pair; until this round only the hybrid (transformer G +
-conv D) converged reliably this early.
+fakes, no augmentation) for 20 kimg, seed 0, fp32 — about a minute on 2 CPU cores. It
+exercises the whole training path (data, losses, the transformer D's options, optimiser
+steps, EMA, snapshot, metrics) on the pure-transformer pair.
 
 Threshold, from runs of exactly this configuration at 20 kimg on the CPU (AMD EPYC, 1 thread,
 2026-12-04): 241 (seed 0) and 385 (seed 1), all ten digits in both; at 60 kimg the recipe
