@@ -23,6 +23,22 @@ from transgan.training.config import PRECISIONS
 from transgan.training.losses import LOSSES
 from transgan.training.recipes import get_recipe, list_recipes
 
+# Options that set a run's length, reports and machinery rather than what it learns: giving
+# them with a recipe is routine, so replacing the recipe's value goes without a note.
+RUN_BOOKKEEPING = {
+    "kimg",
+    "max_time",
+    "tick",
+    "snap",
+    "seed",
+    "workers",
+    "device",
+    "metrics",
+    "metrics_every",
+    "grid_size",
+    "keep_states",
+}
+
 EXAMPLES = """
 \b
 Examples:
@@ -329,6 +345,8 @@ def train(ctx: click.Context, **opts: Any) -> None:
             raise click.UsageError("--recipe starts a new run; it cannot be used with --resume")
         recipe_options = dict(get_recipe(recipe_name).options)
         for key in apply_recipe(opts, given, recipe_name):
+            if key in RUN_BOOKKEEPING:  # how long, how often, where: not what is learned
+                continue
             flag = next((p.opts[0] for p in ctx.command.params if p.name == key), key)
             why = (
                 " (the recipe's other settings were chosen for its model)" if key == "model" else ""
