@@ -14,10 +14,8 @@ from transgan.models.layers import (
     NoiseInjection,
     relative_position_index,
     set_noise,
-    upsample_tokens,
-    window_merge,
-    window_partition,
 )
+from transgan.models.token_maps import upsample_tokens, window_merge, window_partition
 from transgan.sampling import generate_images, latents
 
 # SPEC-v2 §7: the authors' classes with their scripts' flags.

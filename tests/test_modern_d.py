@@ -8,14 +8,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import transgan
-from transgan.models.layers import (
-    Attention,
-    Block,
-    Rotary2D,
-    make_norm,
-    rotate_halves,
-    window_partition,
-)
+from transgan.models.layers import Attention, Block, make_norm
+from transgan.models.token_maps import Rotary2D, rotate_halves, window_partition
 
 MODERN = {"d_norm": "rms", "d_qk_norm": True, "d_layer_scale": 0.1, "d_pos": "rope"}
 
@@ -153,7 +147,7 @@ def test_bad_modern_options_are_refused(override: dict, message: str) -> None:
 def test_matmul_bicubic_is_the_library_bicubic(shape: tuple[int, ...]) -> None:
     import torch.nn.functional as F
 
-    from transgan.models.layers import bicubic_up2
+    from transgan.models.token_maps import bicubic_up2
 
     x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
     ours, lib = bicubic_up2(x), F.interpolate(x, scale_factor=2, mode="bicubic")

@@ -26,11 +26,11 @@ from transgan.models.layers import (
     NORMS,
     Block,
     block_flops,
-    downsample_tokens,
     make_norm,
 )
 from transgan.models.lipschitz import apply_improved_spectral_norm
 from transgan.models.minibatch_std import MinibatchStdToken
+from transgan.models.token_maps import downsample_tokens
 
 V1_HEADS = ("cls", "mean", "flatten")
 POSITIONS = ("learned", "rope")

@@ -31,8 +31,8 @@ from transgan.models.layers import (
     NORMS,
     Block,
     block_flops,
-    upsample_tokens,
 )
+from transgan.models.token_maps import upsample_tokens
 
 OUTPUT_KINDS = ("linear", "tanh")
 UPSAMPLE_OPS = ("pixel", "bicubic", "updown")  # channels ÷4, kept, ÷4 (after smoothing)
@@ -278,7 +278,7 @@ class Generator(nn.Module):
                 w * w, d, c.mlp_ratio, window=win, memory_tokens=memory, memory_dim=c.dim
             )
             flops += depth * block
-        # bicubic ×2 runs as two matmuls per channel (layers.bicubic_up2): W×W -> W×2W costs
+        # bicubic ×2 runs as two matmuls per channel (token_maps.bicubic_up2): W×W -> W×2W costs
         # 2·W·W·2W, then 2W×W times W×2W costs 2·2W·W·2W: 12·W³ per channel
         for w, d, op in zip(c.stage_widths, c.stage_dims[1:], c.upsample_ops, strict=False):
             if op == "bicubic":
