@@ -27,16 +27,11 @@ class PlotError(ValueError):
 FIGURE_FORMATS = {".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps"}
 
 
-def _lines_and_records(path: Path) -> tuple[int, list]:
-    """The non-blank lines of a jsonl file and the records among them that parse."""
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    return len(lines), read_jsonl(path)
-
-
 def usable(path: Path, notes: list[str], needs: str | None = None) -> list[dict]:
     """The records of ``path`` with a numeric ``kimg`` (and a dict ``needs``); the lines
     skipped (not JSON, or without those) are counted in one note that names the file."""
-    lines, records = _lines_and_records(path)
+    lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+    records = read_jsonl(path)  # the lines that parse
     kept = [
         r
         for r in records

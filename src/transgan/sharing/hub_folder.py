@@ -68,20 +68,14 @@ def is_hub_config(data: dict[str, Any] | None) -> bool:
     return bool(data) and data.get("library_name") == "transgan" and "model_config" in data
 
 
-def run_dir_of(snapshot: Path) -> Path | None:
-    """The run directory the snapshot sits in (a config.json that is a run's), if any. The
-    path is made absolute, not resolved: a bare file name names the current folder, and a
-    Hub cache's links are not followed into its blob store."""
-    folder = Path(os.path.abspath(snapshot)).parent
-    return folder if is_run_config(_json_object(folder / "config.json")) else None
-
-
 def training_record(
     snapshot: Path, extra: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The run config and this snapshot's metrics, from where the snapshot sits: its run
     directory, or the folder of an earlier `export --format hub` (a local folder or a Hub
     id's cached files), whose record is kept as it was."""
+    # absolute, not resolved: a bare file name names the current folder, and a Hub cache's
+    # links are not followed into its blob store
     folder = Path(os.path.abspath(snapshot)).parent
     data = _json_object(folder / "config.json")
     if is_run_config(data):
