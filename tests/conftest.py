@@ -138,6 +138,15 @@ def tiny_cli_args(kimg: str, tick: str) -> list[str]:
     ]
 
 
+def cli(args: list[str]):
+    """``transgan ARGS`` in this process (click's runner): the result's exit_code and output."""
+    from click.testing import CliRunner
+
+    from transgan.cli.main import main
+
+    return CliRunner().invoke(main, args)
+
+
 def one_iteration(nets, cfg, stats=None, data=None) -> None:
     """One training iteration of the tiny config on ``data`` (default: random 16-px
     images), on the CPU."""
