@@ -16,6 +16,8 @@ Examples:
   transgan import cifar_checkpoint --preset transgan2_cifar10 --which dis --out d.safetensors
   # a variant of a preset: describe it with overrides
   transgan import church_g256.pth --preset transgan2_church256 --set g_dim=256 --out c.safetensors
+  # the official ViTGAN generator (mlpc-ucsd/ViTGAN, --use_nerf_proj), its EMA weights
+  transgan import gen_ema.pt --format vitgan --preset vitgan_cifar10 --out vitgan.safetensors
 """
 
 
@@ -29,6 +31,14 @@ Examples:
     help="avg_gen: the EMA generator; gen: the live one; dis: the discriminator.",
 )
 @click.option("--set", "set_items", multiple=True, help="Override a config field: g_dim=256.")
+@click.option(
+    "--format",
+    "in_format",
+    type=click.Choice(["transgan", "vitgan"]),
+    default="transgan",
+    help="transgan: the TransGAN authors' files; vitgan: the official ViTGAN generator's "
+    "gen.pt / gen_ema.pt (a bare state dict; --which does not apply).",
+)
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 def import_command(
@@ -36,11 +46,13 @@ def import_command(
     preset: str,
     which: str,
     set_items: tuple[str, ...],
+    in_format: str,
     out_file: Path,
     force: bool,
 ) -> None:
-    """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict)
-    into our snapshot (.safetensors), loaded strictly; nothing in the file is executed."""
+    """Convert an authors' TransGAN CHECKPOINT (their torch.save dict or a bare state dict),
+    or the official ViTGAN generator's (--format vitgan), into our snapshot (.safetensors),
+    loaded strictly; nothing in the file is executed."""
     from transgan.cli.train_config import parse_overrides
     from transgan.fileio import check_output
     from transgan.interop.authors_checkpoint import CheckpointError, import_checkpoint
@@ -48,7 +60,19 @@ def import_command(
 
     check_output(out_file, "--out", inputs=(checkpoint,), force=force)
     try:
-        imported = import_checkpoint(checkpoint, preset, which, parse_overrides(set_items))
+        if in_format == "vitgan":
+            if which != "avg_gen":
+                raise CheckpointError(
+                    f"--which {which} does not apply to --format vitgan: their generator's "
+                    "weights are in gen.pt (live) and gen_ema.pt (EMA), and their "
+                    "discriminator is a StyleGAN2 conv network we do not import"
+                )
+            from transgan.interop.vitgan_checkpoint import import_vitgan_checkpoint
+
+            imported = import_vitgan_checkpoint(checkpoint, preset, parse_overrides(set_items))
+            which = "gen"
+        else:
+            imported = import_checkpoint(checkpoint, preset, which, parse_overrides(set_items))
     except CheckpointError as err:
         raise click.ClickException(str(err)) from err
     extra = {"imported": {"file": checkpoint.name, "which": which, "epoch": imported.epoch}}

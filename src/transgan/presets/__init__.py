@@ -6,7 +6,7 @@ presets (``v2.py``), the conv references (``reference.py``).
 """
 
 # Importing the preset modules registers their presets, in this order (= list_models()).
-from transgan.presets import v1, v2, reference  # noqa: F401, I001
+from transgan.presets import v1, v2, vitgan, reference  # noqa: F401, I001
 from transgan.presets.registry import (
     ARCHS,
     GAN,

@@ -38,12 +38,14 @@ from transgan.models.discriminator import (
 )
 from transgan.models.fields import describe, matches
 from transgan.models.generator import Generator, GeneratorConfig
+from transgan.models.vitgan import ViTGANGenerator, ViTGANGeneratorConfig
 
 ARCHS = ("transformer", "conv", "dcgan")  # for g_arch / d_arch overrides
 G_CONFIGS = {
     "transformer": GeneratorConfig,
     "conv": ConvGeneratorConfig,
     "dcgan": DCGANGeneratorConfig,
+    "vitgan": ViTGANGeneratorConfig,
 }
 D_CONFIGS = {
     "transformer": DiscriminatorConfig,
@@ -53,10 +55,13 @@ D_CONFIGS = {
 }
 G_NETWORKS = {GeneratorConfig: Generator, ConvGeneratorConfig: ConvGenerator}
 G_NETWORKS[DCGANGeneratorConfig] = DCGANGenerator
+G_NETWORKS[ViTGANGeneratorConfig] = ViTGANGenerator
 D_NETWORKS = {DiscriminatorConfig: Discriminator, ConvDiscriminatorConfig: ConvDiscriminator}
 D_NETWORKS[DCGANDiscriminatorConfig] = DCGANDiscriminator
 D_NETWORKS[MultiScaleDiscriminatorConfig] = MultiScaleDiscriminator
-AnyGeneratorConfig = GeneratorConfig | ConvGeneratorConfig | DCGANGeneratorConfig
+AnyGeneratorConfig = (
+    GeneratorConfig | ConvGeneratorConfig | DCGANGeneratorConfig | ViTGANGeneratorConfig
+)
 AnyDiscriminatorConfig = (
     DiscriminatorConfig
     | MultiScaleDiscriminatorConfig
