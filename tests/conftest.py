@@ -15,6 +15,7 @@ def tiny_overrides(name: str) -> dict:
     """Overrides that keep ``name``'s structure (stages, up-sampling ops, windows, scales)
     and resolution but shrink widths and depths."""
     from transgan.models import GeneratorConfig, MultiScaleDiscriminatorConfig
+    from transgan.models.vitgan import ViTGANGeneratorConfig
 
     config = presets.get_config(name)
     out: dict = {}
@@ -26,6 +27,16 @@ def tiny_overrides(name: str) -> dict:
             g_num_heads=2,
             g_dim=2 * 4**shrinking * 2,
             g_depths=tuple(min(d, 1) for d in g.depths),
+        )
+    if isinstance(g, ViTGANGeneratorConfig):
+        out.update(
+            g_latent_dim=16,
+            g_dim=24,
+            g_depth=1,
+            g_num_heads=2,
+            g_mapping_layers=2,
+            g_decoder_dim=16,
+            g_decoder_mapping_layers=1,
         )
     d = config.discriminator
     if isinstance(d, MultiScaleDiscriminatorConfig):

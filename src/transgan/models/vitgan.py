@@ -32,7 +32,7 @@ from torch.nn.utils import parametrize
 
 from transgan.models.fields import check_fields
 from transgan.models.init import count_params
-from transgan.models.layers import ATTENTION_IMPLS, NoiseInjection
+from transgan.models.layers import ATTENTION_IMPLS, NoiseInjection, math_attention
 from transgan.models.lipschitz import ImprovedSpectralNorm, l2_attention
 from transgan.models.style import (
     EqualLinear,
@@ -151,6 +151,8 @@ class ViTGANAttention(nn.Module):
         heads = rearrange(self.qkv(x), "b n (k h d) -> k b h n d", k=self.parts, h=self.num_heads)
         if self.kind == "l2":
             out = l2_attention(heads[0], heads[1], None, self.impl)
+        elif self.kind == "dot" and self.impl == "math":
+            out = math_attention(heads[0], heads[1], heads[2])
         elif self.kind == "dot":
             out = F.scaled_dot_product_attention(heads[0], heads[1], heads[2])
         else:
@@ -289,7 +291,8 @@ class ViTGANGenerator(nn.Module):
 
     def estimate_flops(self) -> int:
         """Forward FLOPs of one image (a multiply-add counts as 2): every matmul, Fourier
-        projections included; norms, softmax, activations and noise left out."""
+        projections included; norms, softmax, activations, noise and the spectral norms'
+        matrix-vector products (per weight, not per image) left out."""
         c = self.config
         n, d, s, p2 = c.num_tokens, c.dim, c.latent_dim, c.patch**2
         hidden = int(d * c.mlp_ratio)
