@@ -94,7 +94,9 @@ def test_unlabelled_data_is_refused(tmp_path):
     assert result.exit_code != 0 and "subfolder" in result.output
     args = ["train", "--model", "transgan_tiny", "--set", "d_arch=conv", "--cond", "--dry-run"]
     result = runner.invoke(main, args)
-    assert result.exit_code != 0 and "--cond needs the transformer" in result.output
+    assert result.exit_code != 0 and "--cond needs the TransGAN generator" in result.output
+    result = runner.invoke(main, ["train", "--model", "vitgan_tiny", "--cond", "--dry-run"])
+    assert result.exit_code != 0 and "ViTGAN generator are unconditional" in result.output
 
 
 def test_a_folder_with_class_subfolders_gives_sorted_classes(tmp_path):

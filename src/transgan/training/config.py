@@ -127,8 +127,9 @@ class TrainConfig:
             transformer_d = hasattr(config.discriminator, "num_classes")
             if not (transformer_g and transformer_d):
                 raise ValueError(
-                    "--cond needs the transformer generator and discriminator (the conv and "
-                    "DCGAN baselines are unconditional); drop --cond or the g_arch/d_arch override"
+                    "--cond needs the TransGAN generator and a transformer discriminator (the "
+                    "conv and DCGAN baselines and the ViTGAN generator are unconditional); drop "
+                    "--cond, the g_arch/d_arch override or the vitgan_* preset"
                 )
             if self.mtct_weight > 0:
                 raise ValueError("--cond cannot be combined with MT-CT (--mtct-weight)")
