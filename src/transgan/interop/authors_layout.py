@@ -149,6 +149,12 @@ def _conv_shape(ours: str, shape: tuple[int, ...]) -> tuple[int, ...]:
 def authors_map(network: nn.Module) -> list[Entry]:
     """Every tensor of ``network`` with the authors' key and shape (buffers included)."""
     if not isinstance(network, Generator | Discriminator | MultiScaleDiscriminator):
+        if type(network).__name__ == "ViTGANGenerator":
+            raise LayoutError(
+                "a ViTGAN generator has no TransGAN authors' layout (`import --format vitgan` "
+                "reads the official ViTGAN generator's gen.pt / gen_ema.pt; `export --format "
+                "hub` shares a ViTGAN snapshot)"
+            )
         raise LayoutError(
             f"{type(network).__name__} is not a transformer network; only TransGAN generators "
             "and discriminators have an authors' layout"
