@@ -203,7 +203,7 @@ def test_import_refuses_what_does_not_fit(tmp_path: Path) -> None:
     generated = tmp_path / "grid.png"
     assert cli(["generate", str(out), "--n", "4", "--grid", str(generated)]).exit_code == 0
     # the TransGAN authors' layout has no ViTGAN network, either way: say what to use
-    transgan_format = cli([*args[:3], "--preset", "vitgan_tiny", "--out", str(tmp_path / "x")])
+    transgan_format = cli([*args[:2], "--preset", "vitgan_tiny", "--out", str(tmp_path / "x")])
     assert transgan_format.exit_code == 1 and "--format vitgan" in transgan_format.output
     exported = cli(["export", str(out), "--out", str(tmp_path / "g.pth")])
     assert exported.exit_code == 1 and "export --format hub" in exported.output
