@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 import torch
-from conftest import cli, one_iteration, tiny_train_config
+from conftest import cdist_as_matmul, cli, one_iteration, tiny_train_config
 
 from transgan.distributed import DistInfo
 from transgan.fileio import read_jsonl
@@ -158,11 +158,6 @@ def test_flops_of_the_tied_qk_l2_attention_d_match_the_counter(preset: str) -> N
     gan = transgan.create_model(preset, d_attn_kind="l2", d_attn_impl="math")
     d = gan.discriminator
     size = gan.config.img_size
-
-    def cdist_as_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        # the counter does not see cdist; the same distances through one counted matmul
-        sq = a.square().sum(-1, keepdim=True) + b.square().sum(-1).unsqueeze(-2)
-        return (sq - 2 * a @ b.transpose(-1, -2)).clamp_min(0).sqrt()
 
     with (
         mock.patch.object(torch, "cdist", cdist_as_matmul),

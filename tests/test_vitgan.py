@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import cli, tiny_train_config
+from conftest import cdist_as_matmul, cli, tiny_train_config
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -151,10 +151,6 @@ def test_estimate_flops_matches_torch_flop_counter(attention: str) -> None:
     # spectral norm off: its σ is a few matrix-vector products per weight, not per image
     config = dataclasses.replace(SMALL, attention=attention, attn_impl="math", spectral_norm=False)
     g = ViTGANGenerator(config).eval()
-
-    def cdist_as_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        sq = a.square().sum(-1, keepdim=True) + b.square().sum(-1).unsqueeze(-2)
-        return (sq - 2 * a @ b.transpose(-1, -2)).clamp_min(0).sqrt()
 
     with (
         mock.patch.object(torch, "cdist", cdist_as_matmul),
