@@ -66,6 +66,8 @@ def test_every_recipe_builds(name: str) -> None:
         assert opts["model"] == "transgan_s" and opts["data"] == "cifar10"
     elif name.startswith("v2-") and "digits" not in name:  # the authors' later runs
         assert opts["model"].startswith("transgan2_")
+    elif name == "vitgan-cifar10":  # the official ViTGAN code's CIFAR-10 run
+        assert opts["model"] == "vitgan_cifar10" and opts["data"] == "cifar10"
     else:
         assert opts["data"] == "digits"  # the offline demo
 
