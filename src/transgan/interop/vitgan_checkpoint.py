@@ -250,14 +250,9 @@ def _convert_sn_layer(
     out[f"{ours}.parametrizations.weight.0.u"] = u_top
     out[f"{ours}.parametrizations.weight.0.sigma0"] = sigma0.reshape(())
     bias = state.get(f"{theirs}.bias")
-    if bias is not None and f"{ours}.bias" not in _bias_keys(ours):
-        if bias.abs().max() > 0:
+    if ours.endswith("attn.qkv"):  # their q/k/v projection keeps a frozen zero bias; ours none
+        if bias is not None and bias.abs().max() > 0:
             raise CheckpointError(f"{label}: `{theirs}.bias` should be the frozen zero bias")
     elif bias is not None:
         out[f"{ours}.bias"] = bias.float()
     used.update(f"{theirs}.{p}" for p in _SN_PARTS if f"{theirs}.{p}" in state)
-
-
-def _bias_keys(ours: str) -> set[str]:
-    """Which of our spectrally normed layers have a bias: all but the q/k/v projection."""
-    return set() if ours.endswith("attn.qkv") else {f"{ours}.bias"}

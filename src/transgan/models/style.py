@@ -35,7 +35,8 @@ def lrelu_gain(x: torch.Tensor) -> torch.Tensor:
 class EqualLinear(nn.Module):
     """y = x·(W·lr_mul/√in)ᵀ + (b·lr_mul + bias_init); W ~ N(0, 1)/lr_mul, b = 0.
 
-    ``bias=False`` keeps no bias at all (the official code keeps a frozen zero vector).
+    ``bias=False`` keeps no bias at all, ``bias_init`` included (the official code keeps a
+    frozen zero vector).
     """
 
     def __init__(
@@ -58,11 +59,7 @@ class EqualLinear(nn.Module):
         return self.weight * self.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None
-        if self.bias is not None:
-            bias = self.bias * self.lr_mul + self.bias_init
-        elif self.bias_init:
-            bias = torch.full((self.out_features,), self.bias_init, device=x.device)
+        bias = None if self.bias is None else self.bias * self.lr_mul + self.bias_init
         return F.linear(x, self.effective_weight(), bias)
 
 

@@ -98,7 +98,7 @@ class ViTGANGeneratorConfig:
             raise ValueError(f"residual must be one of {VITGAN_RESIDUALS}, got {self.residual!r}")
         if self.attn_impl not in ATTENTION_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTENTION_IMPLS}, got {self.attn_impl!r}")
-        for name in ("mapping_layers", "decoder_pairs", "decoder_mapping_layers"):
+        for name in ("mapping_layers", "decoder_mapping_layers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ViTGAN {name} must be >= 0, got {getattr(self, name)}")
         if self.decoder_pairs < 1:
