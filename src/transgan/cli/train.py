@@ -253,8 +253,10 @@ Examples:
 @click.option(
     "--mirror/--no-mirror",
     default=None,
-    help="Random x-flips of the real images. Default: the authors' choice for the data "
-    "trained on (--data): on, except for the digits (a flipped 2 is not a 2).",
+    help="Random x-flips of the real images. Default: off for folders, the digits and any "
+    "data not named here (text, digits, logos or maps must not be flipped: --mirror if your "
+    "images may be); on for CIFAR-10, STL-10, CelebA and LSUN, as the authors trained them. "
+    "The start-up lines say which applies and why.",
 )
 @click.option(
     "--tensorboard/--no-tensorboard",

@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transgan import presets
-from transgan.data.prepared import is_digits
+from transgan.data.datasets import BUILTIN_DATASETS
+from transgan.data.prepared import is_digits, prepared_source
 from transgan.models.fields import check_fields
 from transgan.models.generator import GeneratorConfig
 from transgan.training.augment import AugmentConfig
 from transgan.training.losses import LossConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# data sets the authors train with random x-flips: flipped unless --no-mirror
+FLIPPED_BY_DEFAULT = ("cifar10", "stl10", "celeba", "lsun")
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class TrainConfig:
     grad_checkpointing: bool = False  # recompute each block in backward to save memory
     max_bad_steps: int = 20  # stop after this many steps skipped for non-finite gradients
     cond: bool = False  # class-conditional G and D (labels from the data set)
-    mirror: bool | None = None  # x-flip reals; None = on unless --data is digits (mirror_used)
+    mirror: bool | None = None  # x-flip reals; None = the data's default (mirror_resolved)
     tensorboard: bool | None = None  # event files under RUN_DIR/tensorboard; None = if installed
     class_names: tuple[str, ...] = ()  # the data set's classes, filled in when it is read
 
@@ -172,12 +175,24 @@ class TrainConfig:
             )
 
     def mirror_used(self) -> bool:
-        """``mirror`` as given, else the authors' choice for the data actually trained on
-        (``--data``, not the preset's data set): every data set is trained with random
-        x-flips of the reals, except the digits (a flipped 2 is not a 2)."""
+        """Whether the reals are x-flipped (see ``mirror_resolved``)."""
+        return self.mirror_resolved()[0]
+
+    def mirror_resolved(self) -> tuple[bool, str]:
+        """``mirror`` as given, else off unless ``--data`` is a data set the authors trained
+        with x-flips (CIFAR-10, STL-10, CelebA, LSUN, or a folder prepared from one). A
+        folder may hold text, digits, logos or maps that a flip spoils, so it is never
+        flipped unless asked (as in stylegan2-ada). Returns the value and why, in words."""
         if self.mirror is not None:
-            return self.mirror
-        return not is_digits(self.data)
+            return self.mirror, "--mirror" if self.mirror else "--no-mirror"
+        source = prepared_source(self.data) or self.data
+        if source in FLIPPED_BY_DEFAULT:
+            return True, f"{source}: the authors train it with x-flips; --no-mirror to stop"
+        if is_digits(self.data):
+            return False, "the digits: a flipped 2 is not a 2"
+        if source in BUILTIN_DATASETS:
+            return False, f"{source}: --mirror if its images may be flipped"
+        return False, "a folder: --mirror if your images may be flipped"
 
     def tensorboard_used(self) -> bool:
         """``tensorboard`` as given, else on exactly when the package is installed."""

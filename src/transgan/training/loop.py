@@ -193,6 +193,9 @@ def _train(
         precision = _auto_precision(cfg, model_config, info, dataset)
     if info.is_main and (cfg.precision == "auto" or resume is not None):
         tqdm.write(f"precision: {precision.precision} ({precision.reason})", file=sys.stderr)
+    if info.is_main:
+        flips, why = requested.mirror_resolved()
+        tqdm.write(f"x-flips: {'on' if flips else 'off'} ({why})", file=sys.stderr)
     cfg = dataclasses.replace(cfg, precision=precision.precision)
     metrics = None
     if cfg.metrics and info.is_main:
