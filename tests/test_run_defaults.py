@@ -56,3 +56,40 @@ def test_train_on_a_folder_says_it_does_not_flip(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "x-flips: off (a folder: --mirror if your images may be flipped)" in result.output
     assert json.loads((run / "config.json").read_text())["mirror"] is False
+
+
+def test_gamma_schedule_keeps_its_horizon_when_a_resume_raises_kimg(tmp_path: Path) -> None:
+    """A run with --r1-gamma-end decays γ over the --kimg it started with; resumed with a
+    larger --kimg it holds γ_end instead of raising γ again."""
+    from transgan.cli.train_config import config_for_resume
+    from transgan.training.config import TrainConfig
+    from transgan.training.losses import LossConfig
+
+    loss = LossConfig("logistic", r1_gamma=1.0, r1_gamma_end=0.1)
+    started = TrainConfig(kimg=100, loss=loss)
+    assert started.loss.r1_gamma_kimg == 100
+    assert started.loss.gamma_scale(100) == pytest.approx(0.1)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": started.to_dict()}))
+    resumed = config_for_resume(run, {"kimg": 400}, {"kimg"})
+    assert resumed.kimg == 400 and resumed.loss.r1_gamma_kimg == 100
+    assert resumed.loss.gamma_scale(100) == resumed.loss.gamma_scale(300) == pytest.approx(0.1)
+    # a run recorded before the horizon existed decayed over the --kimg it had
+    old = started.to_dict()
+    del old["loss"]["r1_gamma_kimg"]
+    (run / "config.json").write_text(json.dumps({"train": old}))
+    assert config_for_resume(run, {"kimg": 400}, {"kimg"}).loss.r1_gamma_kimg == 100
+    # its own horizon, given
+    assert TrainConfig(
+        kimg=100, loss=LossConfig(**{**vars(loss), "r1_gamma_kimg": 30})
+    ).loss.gamma_scale(30) == pytest.approx(0.1)
+
+
+def test_a_gamma_schedule_without_r1_is_refused() -> None:
+    result = cli(["train", "--loss", "logistic", "--r1-gamma", "0", "--r1-gamma-end", "0.5"])
+    assert result.exit_code == 2, result.output
+    assert "--r1-gamma 0 turns R1 off" in result.output
+    assert "Traceback" not in result.output
+    result = cli(["train", "--loss", "logistic", "--r1-gamma-kimg", "10"])
+    assert result.exit_code == 2 and "give --r1-gamma-end too" in result.output

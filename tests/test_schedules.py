@@ -17,8 +17,8 @@ CPU = DistInfo(0, 1, 0, torch.device("cpu"))
 
 
 def test_gamma_decays_along_a_cosine_from_start_to_end() -> None:
-    loss = LossConfig("logistic", r1_gamma=2.0, r1_gamma_end=0.2)
-    scale = [loss.gamma_scale(t) for t in (0.0, 0.5, 1.0, 1.5)]
+    loss = LossConfig("logistic", r1_gamma=2.0, r1_gamma_end=0.2, r1_gamma_kimg=40)
+    scale = [loss.gamma_scale(kimg) for kimg in (0.0, 20, 40, 60)]
     assert scale == pytest.approx([1.0, 0.55, 0.1, 0.1])  # γ 2 → 1.1 → 0.2, held after
     assert LossConfig("logistic", r1_gamma=2.0).gamma_scale(0.7) == 1.0  # fixed by default
     with pytest.raises(ValueError, match="r1-gamma-end schedules R1"):
@@ -53,7 +53,7 @@ def test_the_d_step_weights_its_penalty_by_the_scheduled_gamma(monkeypatch) -> N
         nimg_after=32,  # this iteration starts half way through the run
         stats=stats,
     )
-    assert seen[0] == pytest.approx(2.0 * loss.gamma_scale(0.5)) and seen[1] == 0.0
+    assert seen[0] == pytest.approx(2.0 * cfg.loss.gamma_scale(0.016)) and seen[1] == 0.0
 
 
 def _augment_p(**kw) -> AugmentProbability:
@@ -100,3 +100,18 @@ def test_a_run_with_ada_reports_p_and_trains(tmp_path) -> None:
     records = read_jsonl(run / "stats.jsonl")
     assert all(0.0 <= r["augment_p"] <= 1.0 for r in records)
     assert "d_real_sign" in records[-1]
+
+
+@pytest.mark.parametrize("p, augmented", [(0.0, False), (1.0, True)])
+def test_bcr_views_go_through_the_runs_augmentation_probability(p: float, augmented: bool):
+    """bCR's second view takes the same p as every image D sees: with p = 0 nothing D sees is
+    augmented, so D(x) and D(T(x)) agree and the consistency term is exactly 0."""
+    cfg = tiny_train_config(
+        loss=LossConfig("hinge", bcr_weight=1.0),
+        augment=AugmentConfig(policy=("translation",), prob=p),
+        n_critic=1,
+    )
+    nets = build_networks(cfg, cfg.model_config(), CPU)
+    stats = steps.TickStats()
+    one_iteration(nets, cfg, stats)
+    assert (stats.sums["bcr"].item() > 0) is augmented

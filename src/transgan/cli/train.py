@@ -155,8 +155,16 @@ Examples:
     type=click.FloatRange(0),
     default=None,
     help="Decay γ (R1, and R2 of the relativistic loss) from --r1-gamma at the start to this "
-    "at --kimg along a cosine, as R3GAN does (e.g. --r1-gamma 1 --r1-gamma-end 0.1). "
-    "Default: γ fixed.",
+    "over --r1-gamma-kimg along a cosine, then hold it, as R3GAN does (e.g. --r1-gamma 1 "
+    "--r1-gamma-end 0.1). Default: γ fixed.",
+)
+@click.option(
+    "--r1-gamma-kimg",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="The horizon of --r1-gamma-end's decay, in kimg. Default: the run's --kimg as it "
+    "starts; config.json keeps it, so resuming with a larger --kimg holds γ at its end value "
+    "rather than raising it again.",
 )
 @click.option(
     "--bcr-weight",

@@ -118,6 +118,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         bcr_weight=opts["bcr_weight"],
         lecam_weight=opts["lecam_weight"],
         r1_gamma_end=opts["r1_gamma_end"],
+        r1_gamma_kimg=opts["r1_gamma_kimg"],
     )
     return TrainConfig(
         model=opts["model"],
@@ -227,6 +228,10 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
     if saved.get("mirror") is None:
         # the x-flip the run trained with; a run from before --mirror existed trained without
         saved["mirror"] = bool(whole.get("mirror", False))
+    loss = saved.get("loss")
+    if isinstance(loss, dict) and loss.get("r1_gamma_end") is not None:
+        # a run from before γ's schedule had its own horizon decayed over the --kimg it had
+        loss.setdefault("r1_gamma_kimg", saved.get("kimg"))
     renamed = {"tick": "tick_kimg", "snap": "snap_ticks"}
     for key, value in values.items():
         saved[renamed.get(key, key)] = value

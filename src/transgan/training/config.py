@@ -113,6 +113,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.loss.r1_gamma_end is not None and self.loss.r1_gamma_kimg is None:
+            # γ's schedule runs over the run's length as it starts; kept from then on
+            loss = dataclasses.replace(self.loss, r1_gamma_kimg=float(self.kimg))
+            object.__setattr__(self, "loss", loss)
 
     def check_metrics(self) -> None:
         """Refuse unknown metric names before any work (imports the metrics module)."""

@@ -37,8 +37,12 @@ class LossConfig:
     r1_gamma: float = 1.0
     bcr_weight: float = 0.0  # λ of balanced consistency regularisation; 0 = off
     lecam_weight: float = 0.0  # λ of the LeCam regulariser; 0 = off
-    # R3GAN's decaying γ: from r1_gamma at the start to this at --kimg (cosine); None = fixed
+    # R3GAN's decaying γ: from r1_gamma at the start to this after r1_gamma_kimg (a cosine),
+    # then held; None = fixed. The horizon defaults to the run's --kimg when the run starts
+    # (TrainConfig fills it in, and config.json keeps it: a resume with a larger --kimg does
+    # not stretch the schedule and raise γ again).
     r1_gamma_end: float | None = None
+    r1_gamma_kimg: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in LOSSES:
@@ -51,17 +55,33 @@ class LossConfig:
                 f"--r1-gamma-end schedules R1 (/ R2) of the logistic and relativistic losses, "
                 f"not {self.kind!r}"
             )
+        horizon = self.r1_gamma_kimg
+        if horizon is not None and not (isinstance(horizon, int | float) and horizon > 0):
+            raise ValueError(f"loss r1_gamma_kimg must be a number > 0, got {horizon!r}")
+        if horizon is not None and end is None:
+            raise ValueError(
+                f"--r1-gamma-kimg {horizon:g} is the horizon of --r1-gamma-end's schedule; "
+                "give --r1-gamma-end too, or drop --r1-gamma-kimg"
+            )
+        if end is not None and self.r1_gamma == 0:
+            raise ValueError(
+                f"--r1-gamma 0 turns R1 off, so --r1-gamma-end {end:g} would schedule nothing; "
+                "give --r1-gamma > 0 to decay from, or drop --r1-gamma-end"
+            )
         for name in ("gp_weight", "eps_weight", "r1_gamma", "bcr_weight", "lecam_weight"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"loss {name} must be a number >= 0, got {value!r}")
 
-    def gamma_scale(self, progress: float) -> float:
-        """γ at ``progress`` ∈ [0, 1] of the run over γ at its start: 1 when fixed; else a
-        cosine from 1 down to r1_gamma_end / r1_gamma (R3GAN decays γ over training)."""
-        if self.r1_gamma_end is None or self.r1_gamma == 0:
+    def gamma_scale(self, kimg: float) -> float:
+        """γ after ``kimg`` thousand real images over γ at the start: 1 when fixed; else a
+        cosine from 1 down to r1_gamma_end / r1_gamma over ``r1_gamma_kimg``, then held
+        (R3GAN decays γ over a fixed horizon)."""
+        if self.r1_gamma_end is None:
             return 1.0
-        t = min(max(progress, 0.0), 1.0)
+        if self.r1_gamma_kimg is None:
+            raise ValueError("the γ schedule needs its horizon r1_gamma_kimg")
+        t = min(max(kimg / self.r1_gamma_kimg, 0.0), 1.0)
         end = self.r1_gamma_end / self.r1_gamma
         return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * t))
 

@@ -173,8 +173,8 @@ def train_iteration(
     def consistency_view(x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, view_config)
 
-    # where the run is (images before this iteration over --kimg), for scheduled γ
-    gamma_scale = cfg.loss.gamma_scale((nimg_after - nimg_step) / (cfg.kimg * 1000))
+    # where the run is (kimg before this iteration), for scheduled γ
+    gamma_scale = cfg.loss.gamma_scale((nimg_after - nimg_step) / 1000)
     separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
     k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
     every = cfg.penalty_every
