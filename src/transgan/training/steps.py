@@ -166,12 +166,13 @@ def train_iteration(
             return augment_all(x)
         return nets.augment_p.apply(x, augment_all)
 
-    # bCR's second view: the run's augmentation drawn again, or bCR's own translation
-    # (1/8 of the side) when the run has none
-    view_config = cfg.augment if cfg.augment.policy else BCR_TRANSLATION
-
+    # bCR's second view: the run's augmentation drawn again, through the same p as every
+    # other image D sees (with p = 0 it is the image itself); bCR's own translation (1/8 of
+    # the side) only when the run has no augmentation at all
     def consistency_view(x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, view_config)
+        if not cfg.augment.policy:
+            return diff_augment(x, BCR_TRANSLATION)
+        return augment(x)
 
     # where the run is (kimg before this iteration), for scheduled γ
     gamma_scale = cfg.loss.gamma_scale((nimg_after - nimg_step) / 1000)
