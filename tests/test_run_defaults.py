@@ -93,3 +93,51 @@ def test_a_gamma_schedule_without_r1_is_refused() -> None:
     assert "Traceback" not in result.output
     result = cli(["train", "--loss", "logistic", "--r1-gamma-kimg", "10"])
     assert result.exit_code == 2 and "give --r1-gamma-end too" in result.output
+
+
+def test_a_second_training_into_a_run_directory_in_use_is_refused(tmp_path: Path) -> None:
+    """While a run trains in RUN_DIR, `train --run-dir RUN_DIR` (or --resume) is refused with
+    the holder's pid and host, and the first run's files stay as they were."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "transgan",
+            "train",
+            *tiny_cli_args("100", "0.016"),
+            "--max-time",
+            "120",
+            "--run-dir",
+            str(run),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TRANSGAN_PROGRESS": "lines"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (run / "stats.jsonl").exists() and time.monotonic() < deadline:
+            assert first.poll() is None, first.stderr.read().decode()
+            time.sleep(0.2)
+        assert (run / "stats.jsonl").exists(), "the first run never reached its first tick"
+        before = sorted(p.name for p in run.iterdir())
+        second = cli(["train", *tiny_cli_args("100", "0.016"), "--run-dir", str(run)])
+        assert second.exit_code != 0
+        assert f"pid {first.pid}" in second.output and "in use by another training" in second.output
+        resumed = cli(["train", "--resume", str(run), "--kimg", "200"])
+        assert resumed.exit_code != 0 and f"pid {first.pid}" in resumed.output
+        after = sorted(p.name for p in run.iterdir())
+        assert not [name for name in after if name.startswith("abandoned")]
+        assert set(before) <= set(after)  # the first run's files are all still there
+    finally:
+        first.terminate()
+        first.wait(60)
+    # its lock went with it: the run resumes now
+    resumed = cli(["train", "--resume", str(run), "--kimg", "0.2", "--max-time", "2"])
+    assert resumed.exit_code == 0, resumed.output

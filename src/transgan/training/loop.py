@@ -8,6 +8,7 @@ training state and stop cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from transgan.training.control import StopRequest, TrainingClock
 from transgan.training.evaluation import TrainingMetrics
 from transgan.training.precision import PrecisionChoice, precision_for_resume, precision_history
 from transgan.training.report import TickReporter
+from transgan.training.runlock import RunDirectoryBusyError, run_directory_lock
 from transgan.training.setup import (
     Counters,
     build_networks,
@@ -73,9 +75,16 @@ def train(
         restart: with ``resume``, start that run over in place (its files are moved into
             an ``abandoned-*`` folder inside it), as when it has no loadable state.
     """
-    with StopRequest() as stop:  # a stop before the first iteration ends the job at once
+    with StopRequest() as stop, contextlib.ExitStack() as held:  # held: the run dir's lock
         info = init_distributed(cfg.device)
         try:
+            created: list[Path] = []
+            existing = resume if resume is not None else run_dir
+            if existing is not None:  # a run directory that may be in use: lock it first
+                if not existing.exists() and info.is_main:
+                    existing.mkdir(parents=True)
+                    created.append(existing)
+                hold_run_dir(held, existing, info)
             choice = None  # auto on a new run: measured once the data and model are known
             if resume is not None and not restart:
                 choice = precision_for_resume(resume, cfg.precision, info.device)
@@ -83,7 +92,6 @@ def train(
                 choice = PrecisionChoice(cfg.precision, "asked for")
             # resolved once here, not in every iteration (mirror_used builds the preset config)
             run_cfg = dataclasses.replace(cfg, mirror=cfg.mirror_used())
-            created: list[Path] = []
             try:
                 return _train(
                     run_cfg,
@@ -97,12 +105,26 @@ def train(
                     restart=restart,
                     created=created,
                     stop=stop,
+                    held=held,
                 )
             except Exception:  # StoppedDuringStartup too: a new run's empty folder goes
                 discard_unstarted(created)
                 raise
         finally:
             shutdown(info)
+
+
+def hold_run_dir(held: contextlib.ExitStack, run_dir: Path, info: DistInfo) -> None:
+    """Rank 0 takes ``run_dir``'s lock for the rest of the run (``held``); every rank stops
+    with the holder's name if another live training has it."""
+    busy = None
+    if info.is_main:
+        try:
+            held.enter_context(run_directory_lock(run_dir))
+        except RunDirectoryBusyError as err:
+            busy = err
+    if any_rank(busy is not None, info):
+        raise TrainingError(str(busy) if busy else f"{run_dir} is in use by another training")
 
 
 def _auto_precision(
@@ -170,6 +192,7 @@ def _train(
     restart: bool = False,
     created: list[Path] | None = None,
     stop: StopRequest | None = None,
+    held: contextlib.ExitStack | None = None,
 ) -> Path:
     created = [] if created is None else created
     run_dir_arg = run_dir
@@ -211,6 +234,8 @@ def _train(
     counters = Counters()
     if resume is None:
         run_dir = prepare_run_dir(cfg, info, out, desc, run_dir, created)
+        if held is not None and run_dir_arg is None:  # a new numbered directory: hold it too
+            hold_run_dir(held, run_dir, info)
     else:
         run_dir = resume
         counters = resume_point(nets, run_dir, info, restart, fixed=resume == run_dir_arg)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from transgan.distributed import DistInfo, any_rank
 from transgan.training.config import TrainConfig
 from transgan.training.rundir import new_run_dir, set_aside
+from transgan.training.runlock import LOCK_NAME
 from transgan.training.setup import Counters, restore
 from transgan.training.state import StateError, load_latest_state
 from transgan.training.steps import Networks
@@ -43,6 +44,7 @@ def discard_unstarted(created: list[Path]) -> None:
     """A run that failed before its first snapshot leaves no directory behind (only one
     made by this process, holding nothing but what a start writes)."""
     start_files = {"config.json", "reals.png", "fakes-init.png", "data.jsonl", "stats.jsonl"}
+    start_files.add(LOCK_NAME)
     for run_dir in created:
         names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else {"?"}
         if names <= start_files | {"tensorboard"}:
