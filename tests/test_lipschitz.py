@@ -131,3 +131,25 @@ def test_bad_discriminator_options_are_refused() -> None:
         presets.get_config("transgan2_digits", d_attn_kind="cosine")
     with pytest.raises(ValueError, match="even patch_size"):
         presets.get_config("transgan_s", d_patch_size=3, d_img_size=33, d_patch_overlap=True)
+
+
+def test_the_vit_discriminator_anchors_its_spectral_norms_at_equalised_weights() -> None:
+    """ViTGAN's D (improved spectral norm on equalised layers, as the official code): each
+    layer keeps the norm of W₀/√fan_in with W₀ ~ N(0, 1), ≈ 1 + √(out/in) — not the 0.16–0.9
+    of trunc-normal(0.02) weights, which froze D's output scale."""
+    from torch.nn.utils import parametrize
+
+    from transgan import presets
+
+    torch.manual_seed(0)
+    d = presets.build_gan(presets.get_config("vitgan_digits")).discriminator
+    layers = [m for m in d.modules() if parametrize.is_parametrized(m)]
+    assert len(layers) == 10
+    for layer in layers:
+        raw = layer.parametrizations.weight.original.detach().flatten(1)
+        out_f, fan_in = raw.shape
+        assert raw.std().item() == pytest.approx(1.0, abs=0.15)  # drawn N(0, 1)
+        norm = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2).item()
+        expected = torch.linalg.matrix_norm(raw, ord=2).item() / fan_in**0.5
+        assert norm == pytest.approx(expected, rel=1e-2)  # 30 power iterations
+        assert 0.5 * (1 + (out_f / fan_in) ** 0.5) < norm < 1.5 * (1 + (out_f / fan_in) ** 0.5)

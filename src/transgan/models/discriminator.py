@@ -158,7 +158,7 @@ class Discriminator(nn.Module):
         if self.pos_embed is not None:
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if c.spectral_norm:  # after init: σ(W₀) is the spectral norm of the initial weights
-            apply_improved_spectral_norm(self)
+            apply_improved_spectral_norm(self, equalized=True)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
@@ -392,7 +392,7 @@ class MultiScaleDiscriminator(nn.Module):
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
         if c.spectral_norm:  # after init: σ(W₀) is the spectral norm of the initial weights
-            apply_improved_spectral_norm(self)
+            apply_improved_spectral_norm(self, equalized=True)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B,) of images (B, 3, H, W); a conditional D also takes labels (B,)."""
