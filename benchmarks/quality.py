@@ -34,6 +34,8 @@ KEYS = (
     "dcov2k_confident",
     "dcov2k_share_min",
     "dcov2k_share_max",
+    "dcov2k_confident_share_min",
+    "dcov2k_confident_share_max",
 )
 
 

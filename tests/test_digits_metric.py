@@ -74,10 +74,31 @@ def test_shares_show_the_skew_that_coverage_hides() -> None:
     assert record["_share_min"] <= 0.05
 
 
+def test_confident_shares_leave_out_the_smudges() -> None:
+    """Ten of each held-out digit and 100 smudges (noise): over all samples the smudges'
+    guesses skew the shares; over the confident samples each digit keeps its tenth."""
+    from transgan.images import to_uint8
+
+    images, (_, labels) = load_digits(16, "test"), digits_split("test")
+    picked = [int(i) for d in range(10) for i in (labels == d).nonzero().flatten()[:10]]
+    digits = to_uint8(torch.stack([images[i] for i in picked]))
+    smudges = torch.rand(100, *digits.shape[1:], generator=torch.Generator().manual_seed(0)) * 255
+    record = digits_metric.coverage(torch.cat([digits, smudges.to(digits.dtype)]))
+    assert record["_confident"] < 0.7  # the smudges are not confidently digits
+    confident = [record[f"_confident_share{d}"] for d in range(10)]
+    assert sum(confident) == pytest.approx(1.0)
+    assert 0.07 < record["_confident_share_min"] == min(confident)
+    assert record["_confident_share_max"] == max(confident) < 0.14
+    assert record["_share_max"] - record["_share_min"] > (
+        record["_confident_share_max"] - record["_confident_share_min"]
+    )
+
+
 def test_digit_metrics_need_no_inception_weights() -> None:
     specs = parse_metrics("dcov100")
     out = evaluate(Blobs(), 64, load_digits(16, "train"), "unused", specs)
     shares = {f"dcov100_share{d}" for d in range(10)} | {"dcov100_share_min", "dcov100_share_max"}
+    shares |= {name.replace("_share", "_confident_share") for name in shares}
     assert set(out) == {"dcov100", "dcov100_confident"} | shares
     with pytest.raises(EvalError, match="dfid"):
         parse_metrics("dfd100")

@@ -16,7 +16,8 @@ Metrics (``N`` generated samples, e.g. ``dfid2k``):
   Coverage hides skew (a digit in 1 % of the samples counts as found), so the record also
   holds each digit's share of the samples (``dcovN_share0`` … ``_share9``: the classifier's
   top class, over all N samples; uniform is 0.1) and their extremes ``dcovN_share_min`` /
-  ``dcovN_share_max``.
+  ``dcovN_share_max``; ``dcovN_confident_share0`` … ``_confident_share9`` and their
+  extremes are the same over the confident samples only.
 Each goes through torch-fidelity (``calculate_metrics`` with this feature extractor).
 """
 
@@ -190,19 +191,20 @@ def register() -> None:
 def coverage(images_uint8: torch.Tensor) -> dict[str, float]:
     """The coverage record, by suffix of the metric's name: "" the share of the ten digits
     among confident predictions, "_confident" the share of confident samples, "_share{d}"
-    digit d's share of all samples (top class), "_share_min" / "_share_max" their extremes."""
+    digit d's share of all samples (top class), "_share_min" / "_share_max" their extremes,
+    and "_confident_share{d}" / "_confident_share_min" / "_confident_share_max" the same over
+    the confident samples only (all 0 when none is): when many samples are smudges, the
+    shares over all samples describe the classifier's guesses on them, not G's digits."""
     with torch.no_grad():
         probs = load_classifier()(images_uint8.cpu())[1].softmax(dim=1)
     confident = probs.max(dim=1).values >= CONFIDENT
     top = probs.argmax(dim=1)
-    shares = torch.bincount(top, minlength=10).float() / max(len(top), 1)
-    record = {
-        "": len(top[confident].unique()) / 10,
-        "_confident": confident.float().mean().item(),
-        "_share_min": shares.min().item(),
-        "_share_max": shares.max().item(),
-    }
-    record.update({f"_share{d}": shares[d].item() for d in range(10)})
+    record = {"": len(top[confident].unique()) / 10, "_confident": confident.float().mean().item()}
+    for prefix, classes in (("", top), ("_confident", top[confident])):
+        shares = torch.bincount(classes, minlength=10).float() / max(len(classes), 1)
+        record[f"{prefix}_share_min"] = shares.min().item()
+        record[f"{prefix}_share_max"] = shares.max().item()
+        record.update({f"{prefix}_share{d}": shares[d].item() for d in range(10)})
     return record
 
 
