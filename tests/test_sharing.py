@@ -220,3 +220,29 @@ def test_serve_a_missing_snapshot_is_one_sentence(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", str(tmp_path / "nope.safetensors")])
     assert result.exit_code != 0
     assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_generate_interpolation_frames_share_their_noise(tmp_path: Path, monkeypatch) -> None:
+    """`generate --interpolate` on a v2 model with noise injection: a walk's frames share one
+    noise draw (as the sampler page's walk), so frames with the same z are the same image."""
+    from transgan import sampling
+
+    torch.manual_seed(0)
+    gan = transgan.create_model("transgan2_tiny")
+    for m in gan.generator.modules():  # make the noise visible
+        if hasattr(m, "gain"):
+            m.gain.data.fill_(0.5)
+    path = tmp_path / "v2.safetensors"
+    save_snapshot(path, gan.generator, gan.config, {})
+
+    def standing_still(rows: int, steps: int, dim: int, seed: int) -> torch.Tensor:
+        return sampling.latents(rows, dim, seed).repeat_interleave(steps, dim=0)  # z fixed
+
+    monkeypatch.setattr(sampling, "interpolation_latents", standing_still)
+    out = tmp_path / "frames"
+    args = ["generate", str(path), "--n", "2", "--interpolate", "3", "--out-dir", str(out)]
+    result = CliRunner().invoke(main, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    frames = [(out / f"seed0000-{i:06d}.png").read_bytes() for i in range(6)]
+    assert frames[0] == frames[1] == frames[2] and frames[3] == frames[4] == frames[5]
+    assert frames[0] != frames[3]

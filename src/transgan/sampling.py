@@ -115,3 +115,10 @@ def interpolation_latents(rows: int, steps: int, latent_dim: int, seed: int) -> 
     ends = latents(2 * rows, latent_dim, seed)
     path = slerp(ends[:rows], ends[rows:], torch.linspace(0, 1, steps))
     return path.reshape(rows * steps, latent_dim)
+
+
+def interpolation_noise_index(rows: int, steps: int) -> torch.Tensor:
+    """The noise index of each frame of ``interpolation_latents``: every frame of row r
+    draws row r's noise (a walk's frames share their noise; only z moves), as on the
+    sampler page."""
+    return torch.arange(rows).repeat_interleave(steps)

@@ -158,7 +158,13 @@ def generate(
     from transgan.images import image_format, save_grid, save_png, single_image
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
-    from transgan.sampling import class_rows, generate_images, interpolation_latents, latents
+    from transgan.sampling import (
+        class_rows,
+        generate_images,
+        interpolation_latents,
+        interpolation_noise_index,
+        latents,
+    )
     from transgan.snapshot import (
         SnapshotError,
         load_generator,
@@ -196,9 +202,9 @@ def generate(
     if interpolate:
         rows = min(num, 8)
         z = interpolation_latents(rows, interpolate, latent_dim, seed).to(dev)
-        nrow = interpolate
+        nrow, noise_index = interpolate, interpolation_noise_index(rows, interpolate)
     else:
-        z, nrow = latents(num, latent_dim, seed, dev), None
+        z, nrow, noise_index = latents(num, latent_dim, seed, dev), None, None
     labels = None
     classes = getattr(config.generator, "num_classes", 0)
     if class_ is not None and not classes:
@@ -214,7 +220,9 @@ def generate(
             z, nrow = latents(classes * per_row, latent_dim, seed, dev), per_row
             labels = class_rows(classes, per_row)
     set_noise(generator, noise)
-    images = generate_images(generator, z, batch_size, noise_seed=seed, labels=labels)
+    images = generate_images(
+        generator, z, batch_size, noise_seed=seed, labels=labels, noise_index=noise_index
+    )
     if grid is not None:
         save_grid(images, grid, nrow)
         click.echo(f"wrote {grid} ({images.shape[0]} images)")
