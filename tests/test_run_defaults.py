@@ -141,3 +141,14 @@ def test_a_second_training_into_a_run_directory_in_use_is_refused(tmp_path: Path
     # its lock went with it: the run resumes now
     resumed = cli(["train", "--resume", str(run), "--kimg", "0.2", "--max-time", "2"])
     assert resumed.exit_code == 0, resumed.output
+
+
+def test_the_recipe_called_make_demo_is_the_one_make_demo_runs() -> None:
+    import re
+
+    from transgan.training.recipes import RECIPES
+
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    demo = re.search(r"transgan train --recipe (\S+)", makefile).group(1)
+    claiming = [name for name, r in RECIPES.items() if r.summary.startswith("`make demo`")]
+    assert claiming == [demo]

@@ -158,15 +158,16 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "digits-demo",
             "-",
-            "`make demo`: transgan2_digits on the built-in digits, non-saturating loss with "
-            "lazy R1 (γ 0.1 every 4 D steps), translation 1/8, lr 2e-4, ~8 min on 2 CPU cores",
+            "the first `make demo` (now digits-pure): transgan2_digits on the built-in digits, "
+            "non-saturating loss with lazy R1 (γ 0.1 every 4 D steps), translation 1/8, lr "
+            "2e-4, ~8 min on 2 CPU cores",
             "-",
             {**_DIGITS, "model": "transgan2_digits", "kimg": 100.0, **_DIGITS_TRANSFORMER},
         ),
         Recipe(
             "digits-vitgan",
             "-",
-            "the previous `make demo`: digits-demo with ViTGAN's L2 attention (tied q/k) and "
+            "the second `make demo` (now digits-pure): digits-demo with ViTGAN's L2 attention (tied q/k) and "
             "4-px patches read through 8-px windows (16 tokens) in D; its improved spectral "
             "norm measured worse here (docs/quality.md)",
             "-",
