@@ -55,6 +55,12 @@ def _deterministic() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own cache folder: no --precision auto decision carries over."""
+    monkeypatch.setenv("TRANSGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 # A 16-px model that trains a tick in well under a second on the CPU.
 TINY_TRAIN_MODEL = {
     "g_bottom_width": 4,

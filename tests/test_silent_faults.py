@@ -292,3 +292,20 @@ def test_fp16_r1_penalty_does_not_underflow() -> None:
     assert penalty(torch.float16, None) == 0.0  # unscaled: the gradient underflows
     scaled = penalty(torch.float16, torch.tensor(2.0**16))
     assert scaled == pytest.approx(reference, rel=0.05)
+
+
+def test_auto_remembers_its_decision_for_the_same_cpu_model_and_iteration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A second run with the same device, model and iteration takes the recorded decision
+    without timing ("cached"); another batch size times again."""
+    timed = _pretend_bf16_cpu(monkeypatch, "bf16")
+    train(tiny_train_config(precision="auto", kimg=0.016), out=tmp_path / "a")
+    first = len(timed)
+    assert first >= 4
+    run = train(tiny_train_config(precision="auto", kimg=0.016, seed=3), out=tmp_path / "b")
+    assert len(timed) == first  # nothing timed
+    record = json.loads((run / "config.json").read_text())["precision"]
+    assert record["used"] == "fp32" and record["reason"].startswith("cached from")
+    train(tiny_train_config(precision="auto", kimg=0.016, batch=16), out=tmp_path / "c")
+    assert len(timed) > first

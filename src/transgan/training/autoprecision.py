@@ -24,6 +24,7 @@ from transgan import presets
 from transgan.distributed import DistInfo
 from transgan.training.config import TrainConfig
 from transgan.training.precision import PrecisionChoice, bf16_candidate, device_name
+from transgan.training.precision_cache import cache_key, cached_choice, remember
 from transgan.training.setup import build_networks
 from transgan.training.steps import TickStats, train_iteration
 
@@ -122,10 +123,17 @@ def choose_precision(
     info: DistInfo,
     dataset: Dataset,
 ) -> PrecisionChoice:
-    """What ``auto`` means for this run on this device (a real batch of its data)."""
-    return choose_for_batch(
+    """What ``auto`` means for this run on this device (a real batch of its data), or what
+    it meant for the same device, model and iteration before (``precision_cache``)."""
+    key = cache_key(cfg, model_config, info)
+    cached = cached_choice(key)
+    if cached is not None:
+        return cached
+    choice = choose_for_batch(
         cfg, model_config, info, lambda: sample_batch(dataset, cfg.batch // info.world_size)
     )
+    remember(key, choice)
+    return choice
 
 
 def choose_for_batch(

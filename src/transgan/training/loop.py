@@ -133,7 +133,10 @@ def _auto_precision(
     """Rank 0 times the run's iteration both ways and decides for every rank."""
     choice = None
     if info.is_main:
-        tqdm.write("precision auto: timing this run's iteration in fp32 and bf16", file=sys.stderr)
+        tqdm.write(
+            "precision auto: timing this run's iteration in fp32 and bf16 (unless cached)",
+            file=sys.stderr,
+        )
         choice = choose_precision(cfg, model_config, info, dataset)
     if info.enabled:
         holder = [choice]

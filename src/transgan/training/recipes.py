@@ -167,9 +167,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "digits-vitgan",
             "-",
-            "the second `make demo` (now digits-pure): digits-demo with ViTGAN's L2 attention (tied q/k) and "
-            "4-px patches read through 8-px windows (16 tokens) in D; its improved spectral "
-            "norm measured worse here (docs/quality.md)",
+            "the second `make demo` (now digits-pure): digits-demo with ViTGAN's L2 attention "
+            "(tied q/k) and 4-px patches read through 8-px windows (16 tokens) in D; its "
+            "improved spectral norm measured worse here (docs/quality.md)",
             "-",
             {
                 **_DIGITS,
