@@ -253,3 +253,31 @@ def test_models_lists_the_vitgan_presets_with_params_and_flops() -> None:
     gan = transgan.create_model("vitgan_cifar10")
     assert f"{gan.generator.count_params():,}" in line
     assert f"{gan.generator.estimate_flops() / 1e9:.2f}" in line
+
+
+def test_import_honours_g_grid_and_says_what_it_assumed() -> None:
+    """The token grid is not in the file: --set g_grid=4 builds a 4×4 grid (16-px preset: 4-px
+    patches), and the notes name the size and grid assumed."""
+    default = import_vitgan_checkpoint(FIXTURE / "gen_ema.pt", "vitgan_tiny")
+    assert default.config.generator.grid == 8
+    assert any("16 px (preset vitgan_tiny) and a 8×8 token grid" in n for n in default.notes)
+    four = import_vitgan_checkpoint(FIXTURE / "gen_ema.pt", "vitgan_tiny", {"g_grid": 4})
+    assert four.config.generator.grid == 4
+    assert any("a 4×4 token grid" in n and "4-px patches" in n for n in four.notes)
+    z = torch.randn(2, four.config.generator.latent_dim)
+    with torch.no_grad():
+        assert not torch.allclose(four.network(z), default.network(z), atol=1e-3)
+
+
+def test_import_messages_name_what_is_really_missing(tmp_path: Path) -> None:
+    state = torch.load(FIXTURE / "gen_ema.pt", weights_only=True)
+    conv = {k: v for k, v in state.items() if not k.startswith("cips.")}
+    conv["convs.0.conv.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError) as err:
+        import_vitgan_state(conv, transgan.get_config("vitgan_tiny"), "f")
+    assert "`cips.conv1.conv.weight`" in str(err.value)
+    assert "lff.ffm.conv.weight" not in str(err.value)  # the file has it
+    torch.save({"avg_gen_state_dict": state}, tmp_path / "transgan.pth")
+    with pytest.raises(CheckpointError) as err:
+        import_vitgan_checkpoint(tmp_path / "transgan.pth", "vitgan_tiny")
+    assert "--format authors" in str(err.value) and "--which" not in str(err.value)

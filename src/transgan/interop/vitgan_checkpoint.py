@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from transgan.interop.authors_checkpoint import (
+    WHICH,
     CheckpointError,
     Imported,
     load_authors_file,
@@ -114,19 +115,22 @@ def _count(state: dict[str, torch.Tensor], pattern: str) -> int:
     return max(found) + 1 if found else 0
 
 
-def _fitted_config(state: dict[str, torch.Tensor], base: ViTGANGeneratorConfig) -> Any:
-    """``base`` with the sizes the file shows (widths, depths, decoder) and the official
-    code's attention and residuals."""
-    if "lff.ffm.conv.weight" not in state or "cips.conv1.conv.weight" not in state:
+def _fitted_config(
+    state: dict[str, torch.Tensor], base: ViTGANGeneratorConfig, grid: int = OFFICIAL_GRID
+) -> Any:
+    """``base`` with the sizes the file shows (widths, depths, decoder), the official code's
+    attention and residuals, and a ``grid``×``grid`` token grid (not stored in the file)."""
+    missing = [k for k in ("lff.ffm.conv.weight", "cips.conv1.conv.weight") if k not in state]
+    if missing:
         convs = (
-            " (it has the conv decoder's `convs.*`)"
+            " (it has the conv decoder's `convs.*` instead)"
             if any(k.startswith("convs.") for k in state)
             else ""
         )
         raise CheckpointError(
             "not an official ViTGAN generator with the implicit patch decoder: no "
-            f"`lff.ffm.conv.weight` / `cips.conv1.conv.weight`{convs}; --format vitgan "
-            "imports gen.pt / gen_ema.pt of `train_stylegan2.py … vitgan --use_nerf_proj`"
+            f"{' / '.join(f'`{k}`' for k in missing)}{convs}; --format vitgan imports "
+            "gen.pt / gen_ema.pt of `train_stylegan2.py … vitgan --use_nerf_proj`"
         )
     dim = state["lff.ffm.conv.weight"].shape[0]
     style = state["style.1.weight"].shape[0] if "style.1.weight" in state else dim
@@ -146,7 +150,7 @@ def _fitted_config(state: dict[str, torch.Tensor], base: ViTGANGeneratorConfig) 
         residual="normed",
         spectral_norm=True,
         num_heads=OFFICIAL_HEADS,
-        grid=OFFICIAL_GRID,
+        grid=grid,
     )
 
 
@@ -155,16 +159,23 @@ def import_vitgan_checkpoint(
 ) -> Imported:
     """Our ViTGAN generator from the official ``gen.pt`` / ``gen_ema.pt`` at ``path``."""
     checkpoint = load_authors_file(path)
+    if isinstance(checkpoint, dict) and set(checkpoint) & set(WHICH.values()):
+        raise CheckpointError(
+            f"{path} is a TransGAN authors' checkpoint ({', '.join(sorted(checkpoint))[:80]}), "
+            "not an official ViTGAN generator; import it with --format authors (the default)"
+        )
     state, _, label = pick_state_dict(checkpoint, "gen", str(path))
     try:
         config = get_config(preset, **(overrides or {}))
     except ValueError as err:
         raise CheckpointError(str(err)) from err
-    return import_vitgan_state(state, config, label)
+    # their code fixes an 8×8 token grid; --set g_grid=N imports a generator built with another
+    grid = config.generator.grid if "g_grid" in (overrides or {}) else OFFICIAL_GRID
+    return import_vitgan_state(state, config, label, grid)
 
 
 def import_vitgan_state(
-    state: dict[str, torch.Tensor], config: ModelConfig, label: str
+    state: dict[str, torch.Tensor], config: ModelConfig, label: str, grid: int = OFFICIAL_GRID
 ) -> Imported:
     """Our ViTGAN generator computing what the official one holding ``state`` computes."""
     if not isinstance(config.generator, ViTGANGeneratorConfig):
@@ -172,7 +183,7 @@ def import_vitgan_state(
             f"--format vitgan needs a ViTGAN preset (vitgan_cifar10, …), got {config.name}"
         )
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    g_config = _fitted_config(state, config.generator)
+    g_config = _fitted_config(state, config.generator, grid)
     try:
         generator = ViTGANGenerator(g_config)
     except ValueError as err:
@@ -215,8 +226,12 @@ def import_vitgan_state(
         "the file holds no spectral-norm multipliers: each is σ₁ of a seed-0 standard normal "
         "matrix of the layer's shape, as their code draws them (interop/vitgan_checkpoint.py)",
         "attention='code' and residual='normed' compute what the official code computes "
-        f"(not the paper's equations); 6 heads and the 8×8 token grid as fixed in their code, "
-        f"{g_config.img_size} px from preset {config.name}",
+        "(not the paper's equations); 6 heads as fixed in their code",
+        f"assumed, since the file stores neither: {g_config.img_size} px (preset "
+        f"{config.name}) and a {grid}×{grid} token grid ("
+        + ("--set g_grid" if grid != OFFICIAL_GRID else "their code's fixed grid; --set g_grid=N")
+        + f" for another), so {g_config.img_size // grid}-px patches. A generator trained at "
+        "another size or grid imports without error but draws wrong images: check its samples",
     ]
     model = dataclasses.replace(config, generator=g_config)
     return Imported(network=generator, config=model, which="gen", notes=notes)
