@@ -201,9 +201,9 @@ def tiny_run_dir_args(kimg: str, run_dir) -> list[str]:
 def poison_d_loss(setattr_fn, first: int | None = None) -> None:
     """Make the D loss NaN (for the first ``first`` calls, or always) through ``setattr_fn``
     (``monkeypatch.setattr`` in a test, plain ``setattr`` in a worker process)."""
-    from transgan.training import steps
+    from transgan.training.d_terms import DiscriminatorLoss
 
-    real_loss = steps.discriminator_loss
+    real_loss = DiscriminatorLoss.__call__
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -211,7 +211,7 @@ def poison_d_loss(setattr_fn, first: int | None = None) -> None:
         calls["n"] += 1
         return (loss * float("nan") if first is None or calls["n"] <= first else loss), stats
 
-    setattr_fn(steps, "discriminator_loss", poisoned)
+    setattr_fn(DiscriminatorLoss, "__call__", poisoned)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from transgan.models.discriminator import (
     MultiScaleDiscriminatorConfig,
 )
 from transgan.models.minibatch_std import group_size, minibatch_std
-from transgan.training.losses import LossConfig, discriminator_loss, generator_loss
+from transgan.training.d_terms import discriminator_loss
+from transgan.training.losses import LossConfig, generator_loss
 from transgan.training.regularizers import LeCamAnchors
 
 softplus = torch.nn.functional.softplus

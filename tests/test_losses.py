@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from transgan.training.losses import LossConfig, discriminator_loss, generator_loss
+from transgan.training.d_terms import discriminator_loss
+from transgan.training.losses import LossConfig, generator_loss
 
 
 class LinearCritic(nn.Module):

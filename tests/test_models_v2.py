@@ -192,7 +192,8 @@ def test_gradient_penalty_double_backward_through_every_v2_discriminator(name: s
     from conftest import tiny_overrides
 
     from transgan.models import MultiScaleDiscriminator
-    from transgan.training.losses import LossConfig, discriminator_loss
+    from transgan.training.d_terms import discriminator_loss
+    from transgan.training.losses import LossConfig
 
     config = transgan.get_config(name, **tiny_overrides(name)).discriminator
     if config.img_size > 64:  # same scales, windows and tails on a 64-px image: seconds

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import transgan
-from transgan.training.steps import mtct_loss
+from transgan.training.g_terms import mtct_loss
 
 
 def test_mtct_gradient_reaches_stage_two_onwards_and_nothing_before() -> None:

@@ -13,7 +13,8 @@ from conftest import one_iteration, tiny_train_config
 import transgan
 from transgan.distributed import DistInfo
 from transgan.models.layers import Attention
-from transgan.training.losses import LossConfig, discriminator_loss
+from transgan.training.d_terms import discriminator_loss
+from transgan.training.losses import LossConfig
 from transgan.training.setup import build_networks
 from transgan.training.steps import TickStats
 

@@ -10,6 +10,7 @@ from transgan.distributed import DistInfo
 from transgan.training import steps
 from transgan.training.ada import ADA_INTERVAL, AugmentProbability
 from transgan.training.augment import AugmentConfig
+from transgan.training.d_terms import DiscriminatorLoss
 from transgan.training.losses import LossConfig
 from transgan.training.setup import build_networks
 
@@ -27,13 +28,13 @@ def test_gamma_decays_along_a_cosine_from_start_to_end() -> None:
 
 def test_the_d_step_weights_its_penalty_by_the_scheduled_gamma(monkeypatch) -> None:
     seen = []
-    real_loss = steps.discriminator_loss
+    real_loss = DiscriminatorLoss.__call__
 
-    def recording(*args, **kwargs):
-        seen.append(kwargs["penalty_weight"])
-        return real_loss(*args, **kwargs)
+    def recording(self, d, batch, inputs):
+        seen.append(batch.penalty_weight)
+        return real_loss(self, d, batch, inputs)
 
-    monkeypatch.setattr(steps, "discriminator_loss", recording)
+    monkeypatch.setattr(DiscriminatorLoss, "__call__", recording)
     loss = LossConfig("logistic", r1_gamma=1.0, r1_gamma_end=0.1)
     cfg = tiny_train_config(loss=loss, penalty_every=2, n_critic=2, kimg=0.032)
     nets = build_networks(cfg, cfg.model_config(), CPU)

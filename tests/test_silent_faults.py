@@ -18,8 +18,9 @@ from transgan.fileio import append_jsonl, read_jsonl
 from transgan.models.layers import NoiseInjection
 from transgan.sampling import generate_images, latents, stream_seed
 from transgan.training import autoprecision, precision
+from transgan.training.d_terms import discriminator_loss
 from transgan.training.loop import train
-from transgan.training.losses import LossConfig, discriminator_loss
+from transgan.training.losses import LossConfig
 from transgan.training.precision import PrecisionError
 from transgan.training.state import list_states, load_state
 

@@ -14,8 +14,9 @@ from transgan.distributed import DistInfo
 from transgan.fileio import read_jsonl
 from transgan.training import steps
 from transgan.training.config import TrainConfig
+from transgan.training.d_terms import DiscriminatorLoss, discriminator_loss
 from transgan.training.loop import train
-from transgan.training.losses import LossConfig, discriminator_loss
+from transgan.training.losses import LossConfig
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0.1-run"
 CPU = DistInfo(0, 1, 0, torch.device("cpu"))
@@ -55,13 +56,13 @@ def test_lazy_penalty_is_skipped_or_scaled(kind: str) -> None:
 
 def test_penalty_runs_on_every_kth_d_step(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     weights: list[float] = []
-    real_loss = steps.discriminator_loss
+    real_loss = DiscriminatorLoss.__call__
 
-    def recording(*args, **kwargs):
-        weights.append(kwargs["penalty_weight"])
-        return real_loss(*args, **kwargs)
+    def recording(self, d, batch, inputs):
+        weights.append(batch.penalty_weight)
+        return real_loss(self, d, batch, inputs)
 
-    monkeypatch.setattr(steps, "discriminator_loss", recording)
+    monkeypatch.setattr(DiscriminatorLoss, "__call__", recording)
     train(tiny_train_config(penalty_every=3, kimg=0.048, n_critic=2), out=tmp_path)
     # 3 iterations × 2 D steps: steps 0 and 3 carry the penalty, weighted ×3
     assert weights == [3.0, 0.0, 0.0, 3.0, 0.0, 0.0]

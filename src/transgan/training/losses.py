@@ -1,12 +1,7 @@
 """GAN losses: WGAN-GP with drift (the paper's), hinge, non-saturating logistic + R1, and
-R3GAN's relativistic pairing + R1 + R2 (Huang et al., NeurIPS 2024); bCR and LeCam on top.
-
-The discriminator sees real, fake and (for penalties) interpolated images in *one* forward
-pass — a D without batch statistics computes the same as in separate passes, and it keeps
-DDP to one forward per backward. A D with BatchNorm (the DCGAN reference) gets one pass
-per set instead (``separate_batches``), as DCGAN trains. Penalties differentiate D twice,
-which the fused attention kernels cannot do; that forward runs on the math kernel (see
-``double_backward_attention``).
+R3GAN's relativistic pairing + R1 + R2 (Huang et al., NeurIPS 2024) — their settings
+(``LossConfig``), the adversarial losses of D and G, and the gradient machinery of the
+penalties. D's loss as a whole, with bCR and LeCam on top, is ``d_terms.DiscriminatorLoss``.
 """
 
 from __future__ import annotations
@@ -19,8 +14,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
-
-from transgan.training.regularizers import LeCamAnchors, consistency_penalty
 
 LOSSES = ("wgangp-eps", "hinge", "logistic", "relativistic")
 
@@ -103,7 +96,7 @@ def double_backward_attention(enabled: bool = True) -> Iterator[None]:
         yield
 
 
-def _input_grads(
+def input_gradients(
     outputs: torch.Tensor, inputs: tuple[torch.Tensor, ...], scale: torch.Tensor | None = None
 ) -> list[torch.Tensor]:
     """d(Σ outputs)/d input for each of ``inputs``, each (B, C·H·W).
@@ -121,104 +114,17 @@ def _input_grads(
     return [(g.float() * (n / scale)).flatten(1) for g in grads]
 
 
-def _logits(
-    discriminator: Callable[[torch.Tensor], torch.Tensor],
-    parts: list[torch.Tensor],
-    separate: bool,
-) -> list[torch.Tensor]:
-    """D's float logits for each batch in ``parts``: one forward pass over all of them, or
-    one pass each when D has batch statistics (BatchNorm must not mix reals and fakes)."""
-    if separate:
-        return [discriminator(x).float() for x in parts]
-    return list(discriminator(torch.cat(parts)).float().split(parts[0].shape[0]))
-
-
-def discriminator_loss(
-    discriminator: Callable[[torch.Tensor], torch.Tensor],
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    config: LossConfig,
-    augment: Augment,
-    separate_batches: bool = False,
-    penalty_weight: float = 1.0,
-    grad_scale: torch.Tensor | None = None,
-    consistency_augment: Augment | None = None,
-    lecam: LeCamAnchors | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """D's loss on a batch of real and (detached) fake images.
-
-    ``separate_batches``: run reals, fakes (and interpolates) through D in separate passes,
-    for discriminators with batch statistics. ``penalty_weight``: lazy regularisation —
-    0 skips the gradient penalty / R1 (and its double backward) on this step, k > 0 scales
-    it by k (computed every k-th step, StyleGAN2's "lazy regularisation"); 1 = every step.
-    ``grad_scale``: under fp16, the GradScaler's scale, used for the penalty's input gradient.
-    ``consistency_augment``: bCR's second view T (with ``config.bcr_weight`` > 0; default:
-    ``augment`` drawn again). ``lecam``: the LeCam anchors (with ``config.lecam_weight`` > 0).
-
-    Returns:
-        The scalar loss and detached statistics: ``d_real``, ``d_fake`` (mean logits),
-        ``penalty`` (as added to the loss), ``d_loss``, and ``bcr`` / ``lecam`` when on.
-    """
-    b = real.shape[0]
-    fake = fake.detach()
-    penalize = config.has_penalty and penalty_weight > 0
-    penalty = torch.zeros((), device=real.device)
-    inputs: list[torch.Tensor] = []  # what the penalty differentiates D at
-    if penalize and config.kind == "wgangp-eps":
-        alpha = torch.rand(b, 1, 1, 1, device=real.device, dtype=real.dtype)
-        inputs = [(alpha * real + (1 - alpha) * fake).requires_grad_(True)]
-    elif penalize:  # R1 on reals; the relativistic loss adds R2 on fakes
-        real = real.detach().requires_grad_(True)
-        inputs = [real]
-        if config.kind == "relativistic":
-            fake = fake.requires_grad_(True)
-            inputs.append(fake)
-    parts = [augment(real), augment(fake)]
-    if config.kind == "wgangp-eps" and penalize:
-        parts.append(augment(inputs[0]))
-    if config.bcr_weight > 0:
-        view = consistency_augment or augment
-        parts += [view(real.detach()), view(fake.detach())]
-    with double_backward_attention(penalize):
-        logits = _logits(discriminator, parts, separate_batches)
-        d_real, d_fake = logits[0], logits[1]
-        if config.kind == "wgangp-eps" and penalize:
-            (grad,) = _input_grads(logits[2], (inputs[0],), grad_scale)
-            penalty = config.gp_weight * (grad.float().norm(2, dim=1) - 1).square().mean()
-        elif penalize:
-            outputs = d_real if len(inputs) == 1 else torch.cat([d_real, d_fake])
-            grads = _input_grads(outputs, tuple(inputs), grad_scale)
-            penalty = 0.5 * config.r1_gamma * sum(g.float().square().sum(1).mean() for g in grads)
-    if penalize and penalty_weight != 1.0:
-        penalty = penalty * penalty_weight
+def d_adversarial_loss(
+    config: LossConfig, d_real: torch.Tensor, d_fake: torch.Tensor
+) -> torch.Tensor:
+    """D's adversarial loss from its float logits on (augmented) reals and fakes."""
     if config.kind == "wgangp-eps":
-        adv = d_fake.mean() - d_real.mean() + config.eps_weight * d_real.square().mean()
-    elif config.kind == "hinge":
-        adv = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-    elif config.kind == "relativistic":
-        adv = F.softplus(d_fake - d_real).mean()  # −log σ(D(x) − D(G(z))), paired
-    else:
-        adv = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-    loss = adv + penalty
-    stats = {
-        "d_real": d_real.detach().mean(),
-        "d_fake": d_fake.detach().mean(),
-        "d_real_sign": d_real.detach().sign().mean(),  # ADA's overfitting measure
-        "penalty": penalty.detach(),
-    }
-    if config.bcr_weight > 0:
-        bcr = consistency_penalty(d_real, logits[-2], config.bcr_weight)
-        bcr = bcr + consistency_penalty(d_fake, logits[-1], config.bcr_weight)
-        loss = loss + bcr
-        stats["bcr"] = bcr.detach()
-    if config.lecam_weight > 0:
-        if lecam is None:
-            raise ValueError("lecam_weight > 0 needs the LeCam anchors (lecam=LeCamAnchors())")
-        reg = lecam.penalty(d_real, d_fake, config.lecam_weight)
-        loss = loss + reg
-        stats["lecam"] = reg.detach()
-    stats["d_loss"] = loss.detach()
-    return loss, stats
+        return d_fake.mean() - d_real.mean() + config.eps_weight * d_real.square().mean()
+    if config.kind == "hinge":
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+    if config.kind == "relativistic":
+        return F.softplus(d_fake - d_real).mean()  # −log σ(D(x) − D(G(z))), paired
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
 def generator_loss(

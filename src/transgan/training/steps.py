@@ -1,5 +1,11 @@
 """One training iteration: ``n_critic`` D steps, then one G step — no host synchronisation.
 
+The iteration reads as its phases: ``d_step`` (G's fakes, then D's loss — its terms,
+``d_terms.py`` — on what the pipe ``d_inputs.DInputs`` shows D, then D's optimizer) and
+``g_step`` (G's loss, ``g_terms.py``, from D's logits on its fakes, then G's optimizer).
+Micro-batches, gradient accumulation, fp16 loss scaling and DDP's no-sync live in one place,
+``MicroBatches``.
+
 Statistics stay on the device as running sums and are read once per tick. A step whose
 gradient norm is not finite is skipped inside the fused Adam kernel (``found_inf``), so
 neither the skip nor its count needs the host. Under fp16 the GradScaler skips steps that
@@ -14,18 +20,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from transgan.training.ada import AugmentProbability
-from transgan.training.augment import AugmentConfig, diff_augment, random_xflip
 from transgan.training.config import TrainConfig
+from transgan.training.d_inputs import DInputs
+from transgan.training.d_terms import DBatch, DiscriminatorLoss
 from transgan.training.ema import EMA
-from transgan.training.losses import discriminator_loss, generator_loss
+from transgan.training.g_terms import GeneratorLoss
 from transgan.training.regularizers import LeCamAnchors
 
-BCR_TRANSLATION = AugmentConfig(policy=("translation",), translation_ratio=0.125)
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -48,21 +53,6 @@ class Networks:
     lecam: LeCamAnchors | None = None  # the LeCam regulariser's moving averages (if on)
     # --augment-p / --ada-target: the share of D's inputs augmented (None: all of them)
     augment_p: AugmentProbability | None = None
-
-
-class WithLabels:
-    """D (or its DDP wrapper) with labels bound: ``self(x)`` = ``d(x, labels)``.
-
-    The losses call D on reals, fakes, both concatenated, or interpolates; in the D step
-    fakes get the reals' labels, so a batch k times the labels' length takes them k times.
-    """
-
-    def __init__(self, d: Callable[..., torch.Tensor], labels: torch.Tensor) -> None:
-        self.d, self.labels = d, labels
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        repeats = x.shape[0] // self.labels.shape[0]
-        return self.d(x, self.labels.repeat(repeats))
 
 
 @dataclass
@@ -121,17 +111,6 @@ def optimizer_step(
     return {"skipped": failed.float(), "overflow": nonfinite.float()}
 
 
-def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
-    (scaler.scale(loss) if scaler is not None else loss).backward()
-
-
-def _split(batch: torch.Tensor | tuple | list) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A loader batch -> (images, labels or None)."""
-    if isinstance(batch, tuple | list):
-        return batch[0], batch[1]
-    return batch, None
-
-
 def train_iteration(
     nets: Networks,
     data: Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]],
@@ -154,144 +133,147 @@ def train_iteration(
         first_d_step: the run's count of D steps before this iteration; with
             ``cfg.penalty_every`` = k the penalty is computed on D steps 0, k, 2k, … ×k.
     """
-    g, d = nets.generator, nets.discriminator
-    latent_dim = g.config.latent_dim
-    mirror = cfg.mirror_used()
-
-    def augment_all(x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, cfg.augment)
-
-    def augment(x: torch.Tensor) -> torch.Tensor:
-        if nets.augment_p is None:
-            return augment_all(x)
-        return nets.augment_p.apply(x, augment_all)
-
-    # bCR's second view: the run's augmentation drawn again, through the same p as every
-    # other image D sees (with p = 0 it is the image itself); bCR's own translation (1/8 of
-    # the side) only when the run has no augmentation at all
-    def consistency_view(x: torch.Tensor) -> torch.Tensor:
-        if not cfg.augment.policy:
-            return diff_augment(x, BCR_TRANSLATION)
-        return augment(x)
-
-    # where the run is (kimg before this iteration), for scheduled γ
-    gamma_scale = cfg.loss.gamma_scale((nimg_after - nimg_step) / 1000)
-    separate = getattr(d, "batch_statistics", False)  # BatchNorm: reals and fakes apart
-    k = cfg.accum_steps  # micro-batches per optimizer step; gradients add up (mean losses / k)
-    every = cfg.penalty_every
-    d_params = list(d.parameters())
-    real = None
-    kept_fakes: list[torch.Tensor] = []  # --reuse-fakes: the D step's fakes, with G's graph
+    inputs = DInputs(cfg.augment, nets.augment_p, cfg.mirror_used(), device)
+    d_loss = DiscriminatorLoss(
+        cfg.loss,
+        penalty_every=cfg.penalty_every,
+        lecam=nets.lecam,
+        separate_batches=getattr(nets.discriminator, "batch_statistics", False),
+    )
+    kimg = (nimg_after - nimg_step) / 1000  # where the run is before this iteration
+    fakes: list[torch.Tensor] = []
     for j in range(cfg.n_critic):
-        penalty_weight = float(every) if (first_d_step + j) % every == 0 else 0.0
-        penalty_weight *= gamma_scale  # --r1-gamma-end: γ decays over the run
-        real, labels = _split(next(data))
-        real = real.to(device, non_blocking=True)
-        if mirror:
-            real = random_xflip(real)
-        if labels is not None:
-            labels = labels.to(device, non_blocking=True)
-        z = torch.randn(local_batch, latent_dim, device=device)
-        nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
-        # fp16: the penalty's input gradient is taken at the scaler's scale (no host sync)
-        grad_scale = None
-        if nets.scaler is not None:
-            grad_scale = nets.scaler.scale(torch.ones((), device=device))
-        sums = MicroBatchMeans(k, device)
-        label_chunks = labels.chunk(k) if labels is not None else [None] * k
-        for i, (real_i, z_i, y_i) in enumerate(
-            zip(real.chunk(k), z.chunk(k), label_chunks, strict=True)
-        ):
-            if cfg.reuse_fakes:  # made once with G's graph; G's step below reuses them
-                with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
-                    fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
-                kept_fakes.append(fake)
-            else:
-                with torch.no_grad(), autocast(cfg, device):
-                    fake = g(z_i) if y_i is None else g(z_i, y_i)  # fakes get the reals' labels
-            d_call = nets.d_train
-            if penalty_weight > 0 and cfg.loss.has_penalty and nets.d_penalty is not None:
-                d_call = nets.d_penalty
-            d_fn = d_call if y_i is None else WithLabels(d_call, y_i)
-            with _no_sync(d_call, i < k - 1), autocast(cfg, device):
-                loss, parts = discriminator_loss(
-                    d_fn,
-                    real_i,
-                    fake.float(),
-                    cfg.loss,
-                    augment,
-                    separate_batches=separate,
-                    penalty_weight=penalty_weight,
-                    grad_scale=grad_scale,
-                    consistency_augment=consistency_view,
-                    lecam=nets.lecam,
-                )
-                _backward(loss / k, nets.scaler)
-            sums.add(loss, parts)
-        if nets.lecam is not None:  # once per D step, from the whole (global) batch's means
-            nets.lecam.update(sums.stats["d_real"], sums.stats["d_fake"])
-        if nets.augment_p is not None:  # ADA: p follows E[sign D(real)]
-            nets.augment_p.observe(sums.stats["d_real_sign"])
-            sums.stats["augment_p"] = nets.augment_p.p.clone()
-        # fp16: a penalty taken at a too-large scale overflows as the gradients do (the
-        # scaler skips the step and lowers its scale): routine, so the loss counts as a
-        # failure only where the penalty is finite
-        finite_penalty = torch.isfinite(sums.stats["penalty"])
-        check = torch.where(finite_penalty, sums.loss, torch.zeros_like(sums.loss))
-        step = optimizer_step(nets.opt_d, d_params, cfg.grad_clip, nets.scaler, check)
-        stats.add({**sums.stats, **{f"d_{key}": v for key, v in step.items()}})
+        real, labels = inputs.reals(next(data))
+        weight = d_loss.penalty.weight_at(first_d_step + j, kimg)
+        fakes = d_step(nets, cfg, d_loss, inputs, real, labels, weight, local_batch, stats)
+    g_step(nets, cfg, inputs, real, labels, fakes, local_g_batch, stats)
+    nets.ema.update(nets.generator, nimg_step, nimg_after)
 
-    # G step. D's parameters are frozen so G's backward writes no gradient into D.
+
+def d_step(
+    nets: Networks,
+    cfg: TrainConfig,
+    d_loss: DiscriminatorLoss,
+    inputs: DInputs,
+    real: torch.Tensor,
+    labels: torch.Tensor | None,
+    penalty_weight: float,
+    local_batch: int,
+    stats: TickStats,
+) -> list[torch.Tensor]:
+    """One D step on ``real``: fakes from new latents (they get the reals' labels), D's loss
+    over the micro-batches, D's optimizer. Returns the fakes with G's graph under
+    ``--reuse-fakes`` (G's step takes them), else an empty list."""
+    g = nets.generator
+    z = torch.randn(local_batch, g.config.latent_dim, device=inputs.device)
+    nets.opt_d.zero_grad(set_to_none=True)  # never carry gradients into a D step
+    micro = MicroBatches(cfg, nets.scaler, inputs.device)
+    d_call = nets.d_train  # the penalty's double backward needs D uncompiled
+    if penalty_weight > 0 and cfg.loss.has_penalty and nets.d_penalty is not None:
+        d_call = nets.d_penalty
+    kept: list[torch.Tensor] = []
+    for i, (real_i, z_i, y_i) in enumerate(micro.split(real, z, labels)):
+        if cfg.reuse_fakes:  # made once with G's graph; G's step reuses them
+            with micro.context(nets.g_train, i):
+                kept.append(_generate(nets.g_train, z_i, y_i))
+            fake = kept[-1]
+        else:
+            with torch.no_grad(), autocast(cfg, inputs.device):
+                fake = _generate(g, z_i, y_i)
+        batch = DBatch(real_i, fake.float(), penalty_weight, micro.penalty_grad_scale())
+        with micro.context(d_call, i):
+            loss, parts = d_loss(inputs.bind(d_call, y_i), batch, inputs)
+            micro.backward(loss, parts)
+    d_loss.after_step(micro.stats)  # LeCam's anchors move once per step
+    micro.stats.update(inputs.after_d_step(micro.stats))  # ADA's p follows D's sign on reals
+    # fp16: a penalty taken at a too-large scale overflows as the gradients do (the scaler
+    # skips the step and lowers its scale): routine, so the loss counts as a failure only
+    # where the penalty is finite
+    finite_penalty = torch.isfinite(micro.stats["penalty"])
+    check = torch.where(finite_penalty, micro.loss, torch.zeros_like(micro.loss))
+    d_params = list(nets.discriminator.parameters())
+    step = optimizer_step(nets.opt_d, d_params, cfg.grad_clip, nets.scaler, check)
+    stats.add({**micro.stats, **{f"d_{key}": v for key, v in step.items()}})
+    return kept
+
+
+def g_step(
+    nets: Networks,
+    cfg: TrainConfig,
+    inputs: DInputs,
+    real: torch.Tensor,
+    labels: torch.Tensor | None,
+    kept_fakes: list[torch.Tensor],
+    local_g_batch: int,
+    stats: TickStats,
+) -> None:
+    """One G step: fakes (new, or the D step's under ``--reuse-fakes``), D's logits on them
+    — and on the last D step's reals for the relativistic pairing — G's loss, G's
+    optimizer. D's parameters are frozen so G's backward writes no gradient into D."""
+    g, d = nets.generator, nets.discriminator
     d.requires_grad_(False)
     nets.opt_g.zero_grad(set_to_none=True)
-    if cfg.reuse_fakes:  # G's step on the D step's latents, labels and fakes
-        label_chunks = labels.chunk(k) if labels is not None else [None] * k
-    else:
-        z = torch.randn(local_g_batch, latent_dim, device=device)
+    z, g_labels = None, labels  # --reuse-fakes: the D step's fakes and labels
+    if not cfg.reuse_fakes:
+        z = torch.randn(local_g_batch, g.config.latent_dim, device=inputs.device)
         g_labels = None
         if nets.class_probs is not None:  # G's classes in the data's proportions
             g_labels = torch.multinomial(nets.class_probs, local_g_batch, replacement=True)
-        label_chunks = g_labels.chunk(k) if g_labels is not None else [None] * k
-    real_label_chunks = labels.chunk(k) if labels is not None else [None] * k
-    relativistic = cfg.loss.kind == "relativistic"
-    sums = MicroBatchMeans(k, device)
-    for i, (z_i, real_i, y_i, y_real) in enumerate(
-        zip(z.chunk(k), real.chunk(k), label_chunks, real_label_chunks, strict=True)
-    ):
-        with _no_sync(nets.g_train, i < k - 1), autocast(cfg, device):
-            if cfg.reuse_fakes:
-                fake = kept_fakes[i]
-            else:
-                fake = nets.g_train(z_i) if y_i is None else nets.g_train(z_i, y_i)
-            d_fake = d(augment(fake)) if y_i is None else d(augment(fake), y_i)
+    g_loss = GeneratorLoss(cfg.loss, cfg.mtct_weight, g)
+    micro = MicroBatches(cfg, nets.scaler, inputs.device)
+    for i, (z_i, real_i, y_i, y_real) in enumerate(micro.split(z, real, g_labels, labels)):
+        with micro.context(nets.g_train, i):
+            fake = kept_fakes[i] if cfg.reuse_fakes else _generate(nets.g_train, z_i, y_i)
+            d_fake = inputs.bind(d, y_i)(inputs.augment(fake))
             d_real = None
-            if relativistic:  # R3GAN pairs each fake with a real in G's loss too
+            if cfg.loss.kind == "relativistic":  # R3GAN pairs each fake with a real
                 with torch.no_grad():
-                    d_real = d(augment(real_i)) if y_real is None else d(augment(real_i), y_real)
-            g_adv = generator_loss(d_fake, cfg.loss, d_real)
-            parts = {"g_loss": g_adv.detach()}
-            loss = g_adv
-            if cfg.mtct_weight > 0:
-                mtct = mtct_loss(g, real_i)
-                loss = loss + cfg.mtct_weight * mtct
-                parts["mtct_loss"] = mtct.detach()
-            _backward(loss / k, nets.scaler)
-        sums.add(loss, parts)
-    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, sums.loss)
+                    d_real = inputs.bind(d, y_real)(inputs.augment(real_i))
+            loss, parts = g_loss(d_fake, d_real, real_i)
+            micro.backward(loss, parts)
+    step = optimizer_step(nets.opt_g, list(g.parameters()), cfg.grad_clip, nets.scaler, micro.loss)
     d.requires_grad_(True)
-    stats.add({**sums.stats, **{f"g_{key}": v for key, v in step.items()}})
-    nets.ema.update(g, nimg_step, nimg_after)
+    stats.add({**micro.stats, **{f"g_{key}": v for key, v in step.items()}})
 
 
-class MicroBatchMeans:
-    """Loss and statistics of one optimizer step, averaged over its ``k`` micro-batches."""
+def _generate(g: Callable, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    return g(z) if labels is None else g(z, labels)
 
-    def __init__(self, k: int, device: torch.device) -> None:
-        self.k = k
+
+class MicroBatches:
+    """One optimizer step over ``--accum-steps`` micro-batches, in one place: the split, DDP's
+    no-sync on all but the last (one all-reduce per step), autocast, fp16 loss scaling, and
+    the step's loss and statistics averaged over the micro-batches (losses are divided by k,
+    so the gradients add up to the whole batch's)."""
+
+    def __init__(
+        self, cfg: TrainConfig, scaler: torch.amp.GradScaler | None, device: torch.device
+    ) -> None:
+        self.k, self.cfg, self.scaler, self.device = cfg.accum_steps, cfg, scaler, device
         self.loss = torch.zeros((), device=device)
         self.stats: dict[str, torch.Tensor] = {}
 
-    def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+    def split(self, *tensors: torch.Tensor | None) -> list[tuple]:
+        """Each tensor in k chunks (None: k Nones), zipped by micro-batch."""
+        chunks = [t.chunk(self.k) if t is not None else [None] * self.k for t in tensors]
+        return list(zip(*chunks, strict=True))
+
+    def context(self, module: object, i: int) -> contextlib.ExitStack:
+        """Autocast, and DDP's ``no_sync`` of ``module`` unless micro-batch i is the last."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(_no_sync(module, i < self.k - 1))
+        stack.enter_context(autocast(self.cfg, self.device))
+        return stack
+
+    def penalty_grad_scale(self) -> torch.Tensor | None:
+        """fp16: the scale the penalty's input gradient is taken at (no host sync)."""
+        if self.scaler is None:
+            return None
+        return self.scaler.scale(torch.ones((), device=self.device))
+
+    def backward(self, loss: torch.Tensor, parts: dict[str, torch.Tensor]) -> None:
+        scaled = loss / self.k
+        (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         self.loss = self.loss + loss.detach() / self.k
         for key, value in parts.items():
             self.stats[key] = self.stats.get(key, 0) + value / self.k
@@ -303,10 +285,3 @@ def _no_sync(module: object, skip: bool) -> contextlib.AbstractContextManager:
     if skip and isinstance(inner, DistributedDataParallel):
         return inner.no_sync()
     return contextlib.nullcontext()
-
-
-def mtct_loss(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """MT-CT (paper §3.3): MSE between G's super-resolution of a downsampled real and it."""
-    width = generator.config.stage_widths[1]
-    low = F.interpolate(real, size=(width, width), mode="area")  # (B,3,H,W) -> (B,3,W₂,W₂)
-    return F.mse_loss(generator.super_resolve(low).float(), real.float())
