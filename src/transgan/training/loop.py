@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ from transgan.training.setup import (
     wrap_for_training,
 )
 from transgan.training.start import discard_unstarted, prepare_run_dir, resume_point
-from transgan.training.steps import FP16_FLOOR_SCALE, TickStats, train_iteration
+from transgan.training.steps import FP16_FLOOR_SCALE, Networks, TickStats, train_iteration
 from transgan.training.tensorboard_log import TensorBoardLog
 
 # Under DDP, ranks agree on a stop request through a collective (a host sync), so they ask
@@ -199,29 +200,13 @@ def _train(
 ) -> Path:
     created = [] if created is None else created
     run_dir_arg = run_dir
-    local_batch, local_g_batch = _local_batches(cfg, info)
-    if not info.is_main:  # rank 0 downloads first; the others then read what it wrote
-        any_rank(False, info)
-    img_size = cfg.model_config().img_size
-    if cfg.cond:  # labels from the data set; refused when it has none
-        dataset = build_labeled_dataset(
-            cfg.data, img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
-        )
-        cfg = dataclasses.replace(cfg, class_names=tuple(dataset.class_names))
-    else:
-        dataset = build_dataset(
-            cfg.data, img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction
-        )
-    if info.is_main:
-        any_rank(False, info)
+    _local_batches(cfg, info)  # refuse batches the ranks cannot split before any work
+    cfg, dataset = _load_data(cfg, info)
     model_config = cfg.model_config()
     if precision is None:
         precision = _auto_precision(cfg, model_config, info, dataset)
-    if info.is_main and (cfg.precision == "auto" or resume is not None):
-        tqdm.write(f"precision: {precision.precision} ({precision.reason})", file=sys.stderr)
     if info.is_main:
-        flips, why = requested.mirror_resolved()
-        tqdm.write(f"x-flips: {'on' if flips else 'off'} ({why})", file=sys.stderr)
+        _say_start(cfg, requested, precision, shown_precision=resume is not None)
     cfg = dataclasses.replace(cfg, precision=precision.precision)
     metrics = None
     if cfg.metrics and info.is_main:
@@ -244,12 +229,26 @@ def _train(
         counters = resume_point(nets, run_dir, info, restart, fixed=resume == run_dir_arg)
         if _already_there(cfg, counters, run_dir, info):
             return run_dir
-    wrap_for_training(nets, cfg, info)
-    locality = schedule = None
-    if cfg.local_kind != "none":
-        locality = LocalityMasks(cfg.local_kind, cfg.local_blocks)
-        schedule = LocalitySchedule(cfg.local_windows, cfg.local_until_kimg)
+    _train_in(cfg, info, nets, counters, run_dir, dataset, requested, precision, metrics, stop)
+    return run_dir
 
+
+def _train_in(
+    cfg: TrainConfig,
+    info: DistInfo,
+    nets: Networks,
+    counters: Counters,
+    run_dir: Path,
+    dataset: Dataset,
+    requested: TrainConfig,
+    precision: PrecisionChoice,
+    metrics: TrainingMetrics | None,
+    stop: StopRequest | None = None,
+) -> None:
+    """Train the built networks in ``run_dir`` from ``counters`` on."""
+    model_config = cfg.model_config()
+    local_batch, local_g_batch = _local_batches(cfg, info)
+    wrap_for_training(nets, cfg, info)
     sampler = ShardSampler(
         len(dataset),
         rank=info.rank,
@@ -260,89 +259,173 @@ def _train(
     loader = InfiniteLoader(
         dataset, sampler, local_batch, workers=cfg.workers, pin_memory=info.device.type == "cuda"
     )
-    data = iter(loader)
-    total_nimg, tick_nimg = int(cfg.kimg * 1000), max(1, int(cfg.tick_kimg * 1000))
     tensorboard = None
     if info.is_main and cfg.tensorboard_used():
         tensorboard = TensorBoardLog(run_dir, counters.nimg)
+    total_nimg = int(cfg.kimg * 1000)
     reporter = TickReporter(cfg, model_config, info, run_dir, metrics, total_nimg, tensorboard)
     if info.is_main:
-        write_json_atomic(
-            run_dir / "config.json",
-            {
-                "train": requested.to_dict(),  # as asked (precision may be "auto")
-                "model": model_config.to_dict(),
-                "world_size": info.world_size,
-                "classes": list(cfg.class_names),
-                "mirror": cfg.mirror_used(),
-                "precision": {
-                    **precision.to_dict(),
-                    "history": precision_history(run_dir, precision, counters.nimg),
-                },
+        record = {
+            "train": requested.to_dict(),  # as asked (precision may be "auto")
+            "model": model_config.to_dict(),
+            "world_size": info.world_size,
+            "classes": list(cfg.class_names),
+            "mirror": cfg.mirror_used(),
+            "precision": {
+                **precision.to_dict(),
+                "history": precision_history(run_dir, precision, counters.nimg),
             },
-        )
-        if counters.nimg == 0:
-            reals = next(iter(loader))
-            reals = reals[0] if isinstance(reals, tuple | list) else reals
-            save_grid(reals[: cfg.grid_size], run_dir / "reals.png")
-            reporter.save_fakes(nets, run_dir / "fakes-init.png")
-        if (scan := getattr(dataset, "scan", None)) is not None:
-            append_jsonl(run_dir / "data.jsonl", scan.summary())
-    bar = progress.bar(
-        total=cfg.kimg,
-        initial=counters.nimg / 1000,
-        unit="kimg",
-        disable=not info.is_main,
-        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]",
-    )
+        }
+        _write_start(run_dir, record, counters, loader, reporter, nets, dataset, cfg.grid_size)
+    run = TickRun(cfg, info, nets, counters, run_dir, reporter, local_batch, local_g_batch)
+    run.train(iter(loader), stop if stop is not None else StopRequest())
+    if tensorboard is not None:
+        tensorboard.close()
+    del nets, run, loader  # drop DDP modules and optimizers before the process group goes
 
-    stats = TickStats()
-    reporter.begin(counters.nimg)
-    clock = TrainingClock(counters, reporter)
-    stop = stop if stop is not None else StopRequest()
-    stop.training_begins()
-    while counters.nimg < total_nimg:
-        if locality is not None:
-            radius = schedule.radius_at(counters.nimg / 1000)
-            if radius != locality.radius:
-                locality.apply([nets.generator, nets.ema.module], radius)
+
+def _load_data(cfg: TrainConfig, info: DistInfo) -> tuple[TrainConfig, Dataset]:
+    """The run's data set (rank 0 first: it may download), with the class names filled in
+    under ``--cond`` (refused when the data has no labels)."""
+    if not info.is_main:  # rank 0 downloads first; the others then read what it wrote
+        any_rank(False, info)
+    img_size = cfg.model_config().img_size
+    build = build_labeled_dataset if cfg.cond else build_dataset
+    dataset = build(cfg.data, img_size, cfg.data_root, max_broken_fraction=cfg.max_broken_fraction)
+    if cfg.cond:
+        cfg = dataclasses.replace(cfg, class_names=tuple(dataset.class_names))
+    if info.is_main:
+        any_rank(False, info)
+    return cfg, dataset
+
+
+def _say_start(
+    cfg: TrainConfig, requested: TrainConfig, precision: PrecisionChoice, shown_precision: bool
+) -> None:
+    """The start-up lines of what was resolved rather than given, and why."""
+    if cfg.precision == "auto" or shown_precision:
+        tqdm.write(f"precision: {precision.precision} ({precision.reason})", file=sys.stderr)
+    flips, why = requested.mirror_resolved()
+    tqdm.write(f"x-flips: {'on' if flips else 'off'} ({why})", file=sys.stderr)
+
+
+def _write_start(
+    run_dir: Path,
+    record: dict,
+    counters: Counters,
+    loader: InfiniteLoader,
+    reporter: TickReporter,
+    nets: Networks,
+    dataset: Dataset,
+    grid_size: int,
+) -> None:
+    """Rank 0: config.json; on a new run the grids of reals and of G at init; the data's
+    scan (folders)."""
+    write_json_atomic(run_dir / "config.json", record)
+    if counters.nimg == 0:
+        reals = next(iter(loader))
+        reals = reals[0] if isinstance(reals, tuple | list) else reals
+        save_grid(reals[:grid_size], run_dir / "reals.png")
+        reporter.save_fakes(nets, run_dir / "fakes-init.png")
+    if (scan := getattr(dataset, "scan", None)) is not None:
+        append_jsonl(run_dir / "data.jsonl", scan.summary())
+
+
+@dataclasses.dataclass
+class TickRun:
+    """The training loop proper: iterations until ``--kimg``, a report at each tick, a
+    clean stop at ``--max-time`` or on a signal."""
+
+    cfg: TrainConfig
+    info: DistInfo
+    nets: Networks
+    counters: Counters
+    run_dir: Path
+    reporter: TickReporter
+    local_batch: int
+    local_g_batch: int
+
+    def train(self, data: Iterator, stop: StopRequest) -> None:
+        cfg, counters = self.cfg, self.counters
+        total_nimg, tick_nimg = int(cfg.kimg * 1000), max(1, int(cfg.tick_kimg * 1000))
+        locality = schedule = None
+        if cfg.local_kind != "none":
+            locality = LocalityMasks(cfg.local_kind, cfg.local_blocks)
+            schedule = LocalitySchedule(cfg.local_windows, cfg.local_until_kimg)
+        bar = progress.bar(
+            total=cfg.kimg,
+            initial=counters.nimg / 1000,
+            unit="kimg",
+            disable=not self.info.is_main,
+            bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} kimg [{elapsed}<{remaining}{postfix}]",
+        )
+        stats = TickStats()
+        self.reporter.begin(counters.nimg)
+        clock = TrainingClock(counters, self.reporter)
+        stop.training_begins()
+        while counters.nimg < total_nimg:
+            if locality is not None:
+                radius = schedule.radius_at(counters.nimg / 1000)
+                if radius != locality.radius:
+                    locality.apply([self.nets.generator, self.nets.ema.module], radius)
+            self.iteration(data, stats)
+            bar.update(cfg.batch * cfg.n_critic / 1000)
+            tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
+            clock.update()
+            stopping = self.stop_agreed(stop, tick_done)
+            if not (tick_done or stopping):
+                continue
+            counters.tick += int(tick_done)
+            self.report(bar, stats, stopping, locality)
+            if stopping:
+                self.say_stopped(stop)
+                break
+            stats = TickStats()
+            self.reporter.begin(counters.nimg)
+        bar.close()
+
+    def iteration(self, data: Iterator, stats: TickStats) -> None:
+        cfg, counters = self.cfg, self.counters
         counters.nimg += cfg.batch * cfg.n_critic
         counters.iteration += 1
-        counters.data_consumed += local_batch * cfg.n_critic
+        counters.data_consumed += self.local_batch * cfg.n_critic
         train_iteration(
-            nets,
+            self.nets,
             data,
             cfg,
-            device=info.device,
-            local_batch=local_batch,
-            local_g_batch=local_g_batch,
+            device=self.info.device,
+            local_batch=self.local_batch,
+            local_g_batch=self.local_g_batch,
             nimg_step=cfg.batch * cfg.n_critic,
             nimg_after=counters.nimg,
             stats=stats,
             first_d_step=(counters.iteration - 1) * cfg.n_critic,
         )
-        bar.update(cfg.batch * cfg.n_critic / 1000)
-        tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
-        clock.update()
-        out_of_time = cfg.max_time > 0 and counters.train_seconds >= cfg.max_time
+
+    def stop_agreed(self, stop: StopRequest, tick_done: bool) -> bool:
+        """Whether to stop now (a signal, or out of --max-time). Under DDP all ranks agree
+        (a host sync, at tick ends and every ``STOP_CHECK_EVERY`` iterations) and rank 0's
+        clock decides the time limit: never act on one rank's flag alone."""
+        cfg, info = self.cfg, self.info
+        out_of_time = cfg.max_time > 0 and self.counters.train_seconds >= cfg.max_time
         if not info.enabled:
-            stopping = stop.requested or out_of_time
-        elif tick_done or counters.iteration % STOP_CHECK_EVERY == 0:
-            # all ranks agree (a host sync); rank 0's clock decides the time limit
-            stopping = any_rank(stop.requested or (out_of_time and info.is_main), info)
-        else:
-            stopping = False  # never act on one rank's flag alone
-        if not (tick_done or stopping):
-            continue
-        counters.tick += int(tick_done)
-        record = reporter.end(
-            nets, counters, stats, stopping, locality.record() if locality else None
+            return stop.requested or out_of_time
+        if tick_done or self.counters.iteration % STOP_CHECK_EVERY == 0:
+            return any_rank(stop.requested or (out_of_time and info.is_main), info)
+        return False
+
+    def report(self, bar: tqdm, stats: TickStats, stopping: bool, locality: object) -> None:
+        """The tick's report (stats line, grid, snapshot, metrics when due); stops the run
+        when too many steps were skipped for non-finite values."""
+        cfg, counters = self.cfg, self.counters
+        record = self.reporter.end(
+            self.nets, counters, stats, stopping, locality.record() if locality else None
         )
         bar.set_postfix_str(
             f"D {record.get('d_loss', 0):.3f} G {record.get('g_loss', 0):.3f}"
             f" {record['images_per_s']:.0f} img/s"
         )
-        if info.is_main and not progress.interactive():
+        if self.info.is_main and not progress.interactive():
             print(progress.status_line(record, cfg.kimg, cfg.max_time), file=sys.stderr)
         if counters.bad_steps > cfg.max_bad_steps:
             what = (
@@ -353,21 +436,14 @@ def _train(
             )
             raise TrainingError(
                 f"{counters.bad_steps} steps {what} (more than --max-bad-steps "
-                f"{cfg.max_bad_steps}); the last good training state is in {run_dir}. "
+                f"{cfg.max_bad_steps}); the last good training state is in {self.run_dir}. "
                 "Lower the learning rate or try --precision fp32"
             )
-        if stopping:
-            if info.is_main:
-                why = "by signal" if stop.requested else f"at --max-time {cfg.max_time:g} s"
-                tqdm.write(
-                    f"stopped {why}; snapshot and state saved. Resume: --resume {run_dir}",
-                    file=sys.stderr,
-                )
-            break
-        stats = TickStats()
-        reporter.begin(counters.nimg)
-    bar.close()
-    if tensorboard is not None:
-        tensorboard.close()
-    del nets, data, loader  # drop DDP modules and optimizers before the process group goes
-    return run_dir
+
+    def say_stopped(self, stop: StopRequest) -> None:
+        if self.info.is_main:
+            why = "by signal" if stop.requested else f"at --max-time {self.cfg.max_time:g} s"
+            tqdm.write(
+                f"stopped {why}; snapshot and state saved. Resume: --resume {self.run_dir}",
+                file=sys.stderr,
+            )
