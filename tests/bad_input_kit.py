@@ -24,7 +24,12 @@ TRAIN = ["train", "--model", "transgan_tiny", "--device", "cpu", "--workers", "0
 
 
 def _digest(folder: Path) -> dict[Path, str]:
-    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    """Every file's hash, but a run directory's .lock (who holds it: each run rewrites it)."""
+    return {
+        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def _rewrite_header(src: Path, dst: Path, edit: Callable[[dict], None]) -> None:
