@@ -4,6 +4,7 @@
   download), upscaled to R and repeated to RGB — the offline default. ``digits`` is the
   training split (1,198 images); ``digits-test`` the 599 held out as the digits metrics'
   reference; ``digits-all`` all 1,797 (what ``digits`` meant up to release 0.1).
+- ``mnist`` (``-test``, ``-resize``): real 28-px handwriting, padded to 32 px (``mnist.py``).
 - ``cifar10``, ``stl10`` (unlabeled split), ``celeba`` (centre crop): torchvision, downloaded
   into ``root`` on first use.
 - any folder: every image below it, centre-cropped to a square and resized to R.
@@ -25,7 +26,18 @@ from torchvision import transforms
 
 from transgan.data.errors import DataError
 
-BUILTIN_DATASETS = ("digits", "digits-test", "digits-all", "cifar10", "stl10", "celeba")
+BUILTIN_DATASETS = (
+    "digits",
+    "digits-test",
+    "digits-all",
+    "mnist",
+    "mnist-test",
+    "mnist-resize",
+    "mnist-resize-test",
+    "cifar10",
+    "stl10",
+    "celeba",
+)
 
 
 class TensorImages(Dataset):
@@ -136,6 +148,10 @@ BUILTIN_SPLITS = {
     "digits": "train",
     "digits-test": "test",
     "digits-all": "all",
+    "mnist": "train",
+    "mnist-test": "test",
+    "mnist-resize": "train",
+    "mnist-resize-test": "test",
     "cifar10": "train",
     "stl10": "unlabeled",
     "celeba": "train",
@@ -190,6 +206,10 @@ def build_dataset(
         return load_digits(resolution, "train")
     if data in ("digits-test", "digits-all"):
         return load_digits(resolution, data.split("-")[1])
+    if data.startswith("mnist") and data in BUILTIN_DATASETS:
+        from transgan.data.mnist import load_mnist
+
+        return load_mnist(data, resolution, root)
     if data in BUILTIN_DATASETS:
         return _torchvision(data, resolution, Path(root), download)
     folder = Path(data)

@@ -72,6 +72,13 @@ def build_labeled_dataset(
         images = load_digits(resolution, split).images
         _, labels = digits_split(split)
         return LabeledTensorImages(images, labels, [str(i) for i in range(10)])
+    if data.startswith("mnist") and data in BUILTIN_SPLITS:
+        from transgan.data.mnist import load_mnist
+
+        mnist = load_mnist(data, resolution, root)
+        labelled = LabeledTensorImages(mnist.images, mnist.labels, mnist.class_names)
+        labelled.source = mnist.source  # which MNIST, for the run's start-up lines
+        return labelled
     if data in ("cifar10", "stl10"):
         return _torchvision_labeled(data, resolution, Path(root), download)
     if is_prepared(data):

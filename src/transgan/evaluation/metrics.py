@@ -42,7 +42,7 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
-_METRIC = re.compile(r"^(fid|is|kid|pr|fdd|dfid|dis|dkid|dcov|dacc)(\d+)(k?)$")
+_METRIC = re.compile(r"^(fid|is|kid|pr|fdd|[dm]fid|[dm]is|[dm]kid|[dm]cov|[dm]acc)(\d+)(k?)$")
 _FIDELITY_FLAG = {
     "fid": "fid",
     "is": "isc",
@@ -52,6 +52,9 @@ _FIDELITY_FLAG = {
     "dfid": "fid",
     "dis": "isc",
     "dkid": "kid",
+    "mfid": "fid",
+    "mis": "isc",
+    "mkid": "kid",
 }
 # torch-fidelity's result key -> the suffix after our metric name ("fid50k", "is50k_mean").
 _RESULT_KEYS = {
@@ -61,17 +64,21 @@ _RESULT_KEYS = {
     "pr": {"precision": "_precision", "recall": "_recall"},
 }
 for _kind in ("fid", "is", "kid"):
-    _RESULT_KEYS["d" + _kind] = _RESULT_KEYS[_kind]
+    _RESULT_KEYS["d" + _kind] = _RESULT_KEYS["m" + _kind] = _RESULT_KEYS[_kind]
 _RESULT_KEYS["fdd"] = _RESULT_KEYS["fid"]
 DIGITS_KINDS = ("dfid", "dis", "dkid", "dcov", "dacc")  # the digits classifier's
-# dcov (coverage) and dacc (conditional accuracy) read the classifier's predictions directly.
-PREDICTION_KINDS = ("dcov", "dacc")
+MNIST_KINDS = ("mfid", "mis", "mkid", "mcov", "macc")  # the MNIST classifier's
+# *cov (coverage) and *acc (conditional accuracy) read the classifier's predictions directly.
+PREDICTION_KINDS = ("dcov", "dacc", "mcov", "macc")
 
 
 def feature_extractor_of(kind: str) -> str:
-    """Which network a metric kind reads features from: inception, vgg16, dinov2 or digits."""
+    """Which network a metric kind reads features from: inception, vgg16, dinov2, or the
+    digits or MNIST classifier."""
     if kind in DIGITS_KINDS:
         return "digits"
+    if kind in MNIST_KINDS:
+        return "mnist"
     if kind == "fdd":
         return "dinov2"
     return "vgg16" if kind == "pr" else "inception"
@@ -94,9 +101,10 @@ def parse_metrics(text: str) -> list[MetricSpec]:
         m = _METRIC.match(name)
         if not m:
             raise EvalError(
-                f"unknown metric {name!r}; write fid|is|kid|pr|fdd (Inception/VGG/DINOv2) or "
-                "dfid|dkid|dis|dcov|dacc (digits classifier) followed by a sample count, "
-                "e.g. fid50k, is10k, kid1000, pr50k, dfid2k"
+                f"unknown metric {name!r}; write fid|is|kid|pr|fdd (Inception/VGG/DINOv2), "
+                "dfid|dkid|dis|dcov|dacc (digits classifier) or mfid|mkid|mis|mcov|macc "
+                "(MNIST classifier) followed by a sample count, e.g. fid50k, is10k, kid1000, "
+                "pr50k, dfid2k, mfid2k"
             )
         count = int(m.group(2)) * (1000 if m.group(3) else 1)
         if count < 2:
@@ -121,14 +129,15 @@ def digits_metrics_note(specs: list[MetricSpec], data: str) -> str | None:
     digit-like the images are, not how close they are to ``data``."""
     from transgan.data.prepared import is_digits
 
-    names = [s.name for s in specs if s.kind in DIGITS_KINDS]
-    if not names or is_digits(data):
+    names = [s.name for s in specs if s.kind in DIGITS_KINDS and not is_digits(data)]
+    names += [s.name for s in specs if s.kind in MNIST_KINDS and not data.startswith("mnist")]
+    if not names:
         return None
     return (
         f"{', '.join(names)} score{'s' if len(names) == 1 else ''} against the held-out "
-        f"scikit-learn digits, but the data is {data!r}, not a digits set: the number says "
-        "how digit-like the images are, not how close they are to that data. Use fid/kid "
-        "(Inception) or fdd (DINOv2) for other images"
+        f"handwritten digits (scikit-learn's for d…, MNIST for m…), but the data is {data!r}, "
+        "another set: the number says how much the images look like those digits, not how "
+        "close they are to that data. Use fid/kid (Inception) or fdd (DINOv2) for other images"
     )
 
 
@@ -283,7 +292,7 @@ def evaluate(
             )
         if kinds & set(PREDICTION_KINDS):
             if images is not None:
-                results.update(_digit_predictions_of_images(source, batch_size, group))
+                results.update(_digit_predictions_of_images(source, group))
             else:
                 wrapped = Uint8Generator(generator, class_probs=class_probs)
                 results.update(_digit_predictions(wrapped, latent_dim, count, batch_size, group))
@@ -292,10 +301,10 @@ def evaluate(
                 continue
         kwargs = {_FIDELITY_FLAG[k]: True for k in kinds}
         reference, reference_key = real, real_key
-        if extractor == "digits":
-            kwargs.update(_digits_extractor_kwargs())
-            reference, reference_key = _digits_reference()
-            weights_name = f"digits-cnn-{kwargs['feature_extractor_weights_path'].stem}"
+        if extractor in ("digits", "mnist"):
+            kwargs.update(_classifier_extractor_kwargs(extractor))
+            reference, reference_key = _classifier_reference(extractor)
+            weights_name = f"{extractor}-cnn-{kwargs['feature_extractor_weights_path'].stem}"
         elif extractor == "dinov2":
             from transgan.evaluation import dinov2
 
@@ -312,7 +321,7 @@ def evaluate(
             kwargs["feature_extractor_weights_path"] = str(weights) if weights else None
             weights_name = "vgg16" if extractor == "vgg16" else weights_tag(inception_weights)
         n_real = len(reference)  # type: ignore[arg-type]
-        if kinds & {"kid", "dkid"}:
+        if kinds & {"kid", "dkid", "mkid"}:
             kwargs["kid_subset_size"] = min(1000, count, n_real)
         try:
             with warnings.catch_warnings():
@@ -353,24 +362,28 @@ def evaluate(
     return results
 
 
-def _digits_extractor_kwargs() -> dict:
+def _classifier_extractor_kwargs(name: str) -> dict:
     from transgan.evaluation import digits as digits_metric
 
-    digits_metric.register()
+    classifier_set = digits_metric.CLASSIFIER_SETS[name]
+    digits_metric.register(classifier_set)
     return {
-        "feature_extractor": digits_metric.EXTRACTOR_NAME,
+        "feature_extractor": classifier_set.extractor_name,
         "feature_layer_fid": "128",
         "feature_layer_kid": "128",
         "feature_layer_isc": "logits_unbiased",
-        "feature_extractor_weights_path": digits_metric.classifier_path(),
+        "feature_extractor_weights_path": digits_metric.classifier_path(classifier_set),
     }
 
 
-def _digits_reference() -> tuple[Dataset, str]:
-    """The held-out digits at the classifier's 16 px: the digits metrics' reference."""
-    from transgan.data.datasets import data_key, load_digits
+def _classifier_reference(name: str) -> tuple[Dataset, str]:
+    """The held-out digits (or MNIST) at the classifier's size: the metrics' reference."""
+    from transgan.data.datasets import TensorImages
+    from transgan.evaluation import digits as digits_metric
 
-    return load_digits(16, "test"), data_key("digits-test", 16)
+    classifier_set = digits_metric.CLASSIFIER_SETS[name]
+    images, _, key = classifier_set.labelled(classifier_set.reference_data)
+    return TensorImages(images), key
 
 
 def _first(images: Dataset, count: int, name: str) -> Dataset:
@@ -384,19 +397,23 @@ def _first(images: Dataset, count: int, name: str) -> Dataset:
     return Subset(images, range(count)) if n > count else images
 
 
-def _digit_predictions_of_images(
-    images: Dataset, batch_size: int, group: list[MetricSpec]
-) -> dict[str, float]:
-    """``dcovN`` of a set of uint8 images (``daccN`` needs a conditional generator)."""
+def _classifier_set_of(kind: str) -> object:
+    from transgan.evaluation import digits as digits_metric
+
+    return digits_metric.MNIST if kind.startswith("m") else digits_metric.DIGITS
+
+
+def _digit_predictions_of_images(images: Dataset, group: list[MetricSpec]) -> dict[str, float]:
+    """``dcovN`` / ``mcovN`` of a set of uint8 images (``*accN`` needs a conditional G)."""
     from transgan.evaluation import digits as digits_metric
 
     out = {}
     for spec in group:
-        if spec.kind == "dacc":
+        if spec.kind in ("dacc", "macc"):
             raise EvalError(f"{spec.name} needs a conditional generator, not a set of images")
-        if spec.kind == "dcov":
+        if spec.kind in ("dcov", "mcov"):
             batch = torch.stack([images[i] for i in range(len(images))])  # type: ignore[arg-type]
-            record = digits_metric.coverage(batch)
+            record = digits_metric.coverage(batch, _classifier_set_of(spec.kind))
             out.update({spec.name + suffix: v for suffix, v in record.items()})
     return out
 
@@ -404,25 +421,26 @@ def _digit_predictions_of_images(
 def _digit_predictions(
     wrapped: Uint8Generator, latent_dim: int, count: int, batch_size: int, group: list[MetricSpec]
 ) -> dict[str, float]:
-    """``dcovN``: share of the ten digits among N samples' confident predictions, the share
-    of confident samples and each digit's share of the samples (``digits.coverage``).
-    ``daccN``: a conditional G's samples of classes 0…9 in turn; the share that the digits
-    classifier assigns to the requested class (conditional accuracy)."""
+    """``dcovN`` / ``mcovN``: share of the ten digits among N samples' confident predictions,
+    the share of confident samples and each digit's share of the samples
+    (``digits.coverage``). ``daccN`` / ``maccN``: a conditional G's samples of classes 0…9
+    in turn; the share that the classifier assigns to the requested class."""
     from transgan.evaluation import digits as digits_metric
 
     device = next(wrapped.generator.parameters()).device
     z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(0))
     out = {}
     for spec in group:
-        if spec.kind == "dcov":
+        classifier_set = _classifier_set_of(spec.kind)
+        if spec.kind in ("dcov", "mcov"):
             images = torch.cat([wrapped(c.to(device)).cpu() for c in z.split(batch_size)])
-            record = digits_metric.coverage(images)
+            record = digits_metric.coverage(images, classifier_set)
             out.update({spec.name + suffix: v for suffix, v in record.items()})
-        elif spec.kind == "dacc":
+        elif spec.kind in ("dacc", "macc"):
             if wrapped.class_probs is None or wrapped.class_probs.numel() != 10:
                 raise EvalError(
                     f"{spec.name} measures a conditional digits model (10 classes, trained "
-                    "with --cond on digits); this generator is not one"
+                    "with --cond on digits or MNIST); this generator is not one"
                 )
             labels = torch.arange(count) % 10
             images = torch.cat(
@@ -431,5 +449,5 @@ def _digit_predictions(
                     for c, y in zip(z.split(batch_size), labels.split(batch_size), strict=True)
                 ]
             ).cpu()
-            out[spec.name] = digits_metric.accuracy(images, labels)
+            out[spec.name] = digits_metric.accuracy(images, labels, classifier_set)
     return out

@@ -61,12 +61,24 @@ class GeneratorConfig:
     num_classes: int = 0  # > 0: class-conditional (conditioning.py)
     cond: str = "both"  # how the class enters: "adanorm" (every block), "latent" (z), "both"
     cond_dim: int = 32  # width of the class embedding (docs/conditional.md: the ablation)
+    # pixels per token side at the output: each last-stage token emits an out_patch² patch
+    # (a Linear to 3·out_patch² values, unpatchified) — 32 px from a 16² stage instead of a
+    # 1,024-token one; 1 = one pixel per token (the paper's)
+    out_patch: int = 1
 
     def __post_init__(self) -> None:
         check_fields(
             self,
             "generator",
-            positive=("latent_dim", "bottom_width", "dim", "num_heads", "mlp_ratio", "cond_dim"),
+            positive=(
+                "latent_dim",
+                "bottom_width",
+                "dim",
+                "num_heads",
+                "mlp_ratio",
+                "cond_dim",
+                "out_patch",
+            ),
         )
         stages = len(self.depths)
         if stages < 1 or any(d < 0 for d in self.depths) or sum(self.depths) < 1:
@@ -143,7 +155,7 @@ class GeneratorConfig:
 
     @property
     def img_size(self) -> int:
-        return self.stage_widths[-1]
+        return self.stage_widths[-1] * self.out_patch
 
 
 class Generator(nn.Module):
@@ -195,7 +207,8 @@ class Generator(nn.Module):
                 c.stage_dims, c.stage_widths, c.stage_windows, c.depths, strict=True
             )
         )
-        self.to_rgb = nn.Linear(c.stage_dims[-1], 3)  # the authors' 1x1 conv, as a Linear
+        # the authors' 1x1 conv as a Linear; with out_patch p, each token's p×p pixels
+        self.to_rgb = nn.Linear(c.stage_dims[-1], 3 * c.out_patch**2)
         # MT-CT: a low-resolution image enters stage 2 through its own pixel embedding.
         self.lowres_embed = nn.Linear(3, c.stage_dims[1]) if c.mtct else None
         # Locality-aware attention masks, keyed by (stage, block); set by LocalityMasks.
@@ -253,10 +266,13 @@ class Generator(nn.Module):
             x = x + self.pos_embeds[s]
             for b, block in enumerate(self.stages[s]):
                 x = block(x, self.block_masks.get((s, b)), memory, cond)
-        x = self.to_rgb(x)  # (B, N, C) -> (B, N, 3)
+        x = self.to_rgb(x)  # (B, N, C) -> (B, N, 3·p²)
         if c.output == "tanh":
             x = torch.tanh(x)
-        return rearrange(x, "b (h w) c -> b c h w", h=c.img_size)  # (B, N, 3) -> (B, 3, H, W)
+        p = c.out_patch  # (B, N, 3·p²) -> (B, 3, H, W): token (h, w) fills its p×p patch
+        return rearrange(
+            x, "b (h w) (p1 p2 c) -> b c (h p1) (w p2)", h=c.stage_widths[-1], p1=p, p2=p
+        )
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         for stage in self.stages:

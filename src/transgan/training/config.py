@@ -192,8 +192,8 @@ class TrainConfig:
         source = prepared_source(self.data) or self.data
         if source in FLIPPED_BY_DEFAULT:
             return True, f"{source}: the authors train it with x-flips; --no-mirror to stop"
-        if is_digits(self.data):
-            return False, "the digits: a flipped 2 is not a 2"
+        if is_digits(self.data) or source.startswith("mnist"):
+            return False, "handwritten digits: a flipped 2 is not a 2"
         if source in BUILTIN_DATASETS:
             return False, f"{source}: --mirror if its images may be flipped"
         return False, "a folder: --mirror if your images may be flipped"

@@ -296,6 +296,8 @@ def _load_data(cfg: TrainConfig, info: DistInfo) -> tuple[TrainConfig, Dataset]:
         cfg = dataclasses.replace(cfg, class_names=tuple(dataset.class_names))
     if info.is_main:
         any_rank(False, info)
+        if (source := getattr(dataset, "source", None)) is not None:  # which MNIST, e.g.
+            tqdm.write(f"data: {source}", file=sys.stderr)
     return cfg, dataset
 
 
