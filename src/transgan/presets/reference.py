@@ -15,3 +15,15 @@ def dcgan_digits() -> ModelConfig:
         discriminator=DCGANDiscriminatorConfig(img_size=16, channels=32, num_down=2),
         dataset="digits",
     )
+
+
+@register_preset
+def dcgan_mnist() -> ModelConfig:
+    """The DCGAN-sized conv reference at 32 px (MNIST padded): dcgan_digits with one more
+    up-sampling block in G and one more strided conv in D."""
+    return ModelConfig(
+        name="dcgan_mnist",
+        generator=DCGANGeneratorConfig(latent_dim=64, bottom_width=4, channels=32, num_up=3),
+        discriminator=DCGANDiscriminatorConfig(img_size=32, channels=32, num_down=3),
+        dataset="mnist",
+    )

@@ -222,3 +222,25 @@ def transgan2_digits() -> ModelConfig:
         discriminator=DiscriminatorConfig(img_size=16, patch_size=2, dim=64, depth=2),
         dataset="digits",
     )
+
+
+@register_preset
+def transgan2_mnist() -> ModelConfig:
+    """32px MNIST (ours): transgan2_digits' G whose 16² stage leaves tokens for pixels through
+    2×2 patches (``out_patch``) instead of a 1,024-token stage at 32²; the patch D reads
+    4-px patches (64 tokens, as transgan2_digits' D at 16 px). docs/quality.md: the sweeps."""
+    return ModelConfig(
+        name="transgan2_mnist",
+        generator=GeneratorConfig(
+            latent_dim=64,
+            bottom_width=4,
+            dim=128,
+            depths=(2, 1, 1),
+            num_heads=2,
+            upsample=("pixel", "bicubic"),
+            windows=(0, 0, 4),
+            out_patch=2,
+        ),
+        discriminator=DiscriminatorConfig(img_size=32, patch_size=4, dim=64, depth=2),
+        dataset="mnist",
+    )

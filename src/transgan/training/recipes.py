@@ -53,6 +53,8 @@ VITGAN_D = ("d_attn_kind=l2", "d_patch_overlap=True", "d_patch_size=4")
 # the same time, which won at equal time.
 PURE_D = (*VITGAN_D, "d_head=flatten", "d_mbstd_group=4")
 PURE_G = ("g_dim=96", "g_num_heads=2")
+# the same D at 32 px: 4-px patches read through 8-px windows (64 tokens)
+PURE_D_32 = ("d_attn_kind=l2", "d_patch_overlap=True", "d_head=flatten", "d_mbstd_group=4")
 # The third round (issue 30, docs/quality.md): with R1 γ 1 the augmentation only cost — ADA,
 # left to choose, took p to 0 within 15 kimg in every seed, and no augmentation at all went
 # from 1.45× to 0.91× the conv pair's digits-FID at equal time.
@@ -222,6 +224,29 @@ RECIPES: dict[str, Recipe] = {
                 "overrides": ("d_arch=dcgan",),
                 **_DCGAN_OPTIM,
             },
+        ),
+        Recipe(
+            "mnist-pure",
+            "-",
+            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's 16² stage emits "
+            "2×2-pixel patches — and digits-pure's D (L2 attention, overlapping 4-px patches, "
+            "flatten head, minibatch-std) and settings",
+            "-",
+            {
+                **_DIGITS,
+                "data": "mnist",
+                "model": "transgan2_mnist",
+                "kimg": 200.0,
+                **_DIGITS_PURE,
+                "overrides": PURE_D_32,
+            },
+        ),
+        Recipe(
+            "mnist-dcgan",
+            "-",
+            "the conv reference at 32 px on MNIST: dcgan_mnist, digits-dcgan's settings",
+            "-",
+            {**_DIGITS, "data": "mnist", "model": "dcgan_mnist", "kimg": 200.0, **_DCGAN_OPTIM},
         ),
         Recipe(
             "digits-dcgan",
