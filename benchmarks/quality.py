@@ -26,6 +26,7 @@ from pathlib import Path
 from transgan.training.precision import cpu_model_and_flags
 
 METRICS = "dfid2k,dkid2k,dis2k,dcov2k"
+MNIST_METRICS = "mfid2k,mkid2k,mis2k,mcov2k"  # recipes on MNIST: its classifier's metrics
 KEYS = (
     "dfid2k",
     "dkid2k_mean",
@@ -41,6 +42,13 @@ KEYS = (
 
 def cpu_name() -> str:
     return cpu_model_and_flags()[0] or "unknown CPU"
+
+
+def metrics_of(recipe: str) -> str:
+    from transgan.training.recipes import RECIPES
+
+    data = RECIPES[recipe].options.get("data", "") if recipe in RECIPES else ""
+    return MNIST_METRICS if str(data).startswith("mnist") else METRICS
 
 
 def final_metrics(run_dir: Path) -> dict[str, float]:
@@ -82,7 +90,7 @@ def run_one(
         "--snap",
         "100000",
         "--metrics",
-        METRICS,
+        metrics_of(recipe),
         "--workers",
         "0",
         "--run-dir",
@@ -139,11 +147,13 @@ def main() -> None:
             rows.append(record)
     print(f"\n| recipe | seeds | kimg | {' | '.join(KEYS)} | collapsed seeds |")
     print("|---" * (len(KEYS) + 4) + "|")
-    for recipe in (r + args.tag for r in args.recipe):
+    for name in args.recipe:
+        recipe = name + args.tag
         mine = [r for r in rows if r["recipe"] == recipe]
-        medians = [statistics.median(r.get(k, float("nan")) for r in mine) for k in KEYS]
+        keys = [k.replace("d", "m", 1) if metrics_of(name) != METRICS else k for k in KEYS]
+        medians = [statistics.median(r.get(k, float("nan")) for r in mine) for k in keys]
         kimg = statistics.median(r["kimg"] for r in mine)
-        collapsed = sum(r.get("dcov2k", 0) < 1.0 for r in mine)
+        collapsed = sum(r.get(keys[3], 0) < 1.0 for r in mine)
         cells = " | ".join(f"{m:.3g}" for m in medians)
         print(f"| {recipe} | {len(mine)} | {kimg:.0f} | {cells} | {collapsed} |")
 
