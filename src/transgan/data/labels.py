@@ -76,7 +76,7 @@ def build_labeled_dataset(
         from transgan.data.mnist import load_mnist
 
         mnist = load_mnist(data, resolution, root)
-        labelled = LabeledTensorImages(mnist.images, mnist.labels, mnist.class_names)
+        labelled = LabeledTensorImages(mnist.images, mnist.digits, mnist.class_names)
         labelled.source = mnist.source  # which MNIST, for the run's start-up lines
         return labelled
     if data in ("cifar10", "stl10"):

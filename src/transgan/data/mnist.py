@@ -30,11 +30,13 @@ DOWNLOAD_TIMEOUT_S = 20.0
 
 
 class MnistImages(TensorImages):
-    """MNIST as (3, R, R) images in [-1, 1] with labels; ``source`` says which MNIST."""
+    """MNIST as (3, R, R) images in [-1, 1]; ``source`` says which MNIST. Its labels are
+    ``digits`` — not ``labels``, which would make the loader yield (image, label) pairs to
+    an unconditional run (``--cond`` takes them through ``data/labels.py``)."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, source: str) -> None:
+    def __init__(self, images: torch.Tensor, digits: torch.Tensor, source: str) -> None:
         super().__init__(images)
-        self.labels, self.source = labels, source
+        self.digits, self.source = digits, source
         self.class_names = [str(i) for i in range(10)]
 
 
