@@ -85,7 +85,7 @@ def _full_mnist(root: Path, test: bool) -> tuple[torch.Tensor | None, torch.Tens
         socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
             ds = datasets.MNIST(str(root), train=not test, download=True)
-        except (OSError, RuntimeError) as err:
+        except (OSError, RuntimeError) as err:  # offline, or another process's clean-up
             _remove_empty(root / "MNIST", root if not existed else None)
             return None, None, f"no full MNIST in {root}, and no download ({err})"
         finally:
@@ -94,15 +94,19 @@ def _full_mnist(root: Path, test: bool) -> tuple[torch.Tensor | None, torch.Tens
 
 
 def _remove_empty(*folders: Path | None) -> None:
-    """Remove each folder if nothing but empty folders is in it."""
+    """Remove each folder if nothing but empty folders is in it (quietly: another process
+    may be at the same folders)."""
     for folder in folders:
         if folder is None or not folder.is_dir():
             continue
-        if any(path.is_file() for path in folder.rglob("*")):
-            continue
-        for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            path.rmdir()
-        folder.rmdir()
+        try:
+            if any(path.is_file() for path in folder.rglob("*")):
+                continue
+            for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                path.rmdir()
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 @functools.lru_cache(maxsize=2)
