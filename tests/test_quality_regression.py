@@ -27,6 +27,10 @@ from transgan.cli.main import main
 from transgan.fileio import read_jsonl
 
 MAX_DFID = 550.0
+# the 32-px recipe (mnist-pure) on the offline MNIST: see its test
+MNIST_KIMG = 8
+MAX_MFID = 1000.0
+MIN_MCOV = 0.5
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("digits_cache")]
 
