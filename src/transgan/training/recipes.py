@@ -59,7 +59,7 @@ PURE_D_32 = ("d_attn_kind=l2", "d_patch_overlap=True", "d_head=flatten", "d_mbst
 # left to choose, took p to 0 within 15 kimg in every seed, and no augmentation at all went
 # from 1.45× to 0.91× the conv pair's digits-FID at equal time.
 _DIGITS_PURE = {**_DIGITS_TRANSFORMER, "r1_gamma": 1.0, "reuse_fakes": True, "augment": "none"}
-# ViTGAN's settings (docs/architecture.md names the source of each): where the paper (§5)
+# ViTGAN's settings (docs/architecture.md names the source of each): where the paper
 # states one, the paper's — bCR λ_real = λ_fake = 10, no gradient clipping (neither the paper
 # nor the official code clips); where it is silent or its TPU value was retuned for PyTorch,
 # the official PyTorch reproduction's README command and c10_style64.gin: non-saturating
