@@ -164,13 +164,14 @@ def cli(args: list[str]):
     return CliRunner().invoke(main, args)
 
 
-def one_iteration(nets, cfg, stats=None, data=None) -> None:
-    """One training iteration of the tiny config on ``data`` (default: random 16-px
-    images), on the CPU."""
+def one_iteration(nets, cfg, stats=None, data=None, index: int = 0) -> None:
+    """Iteration ``index`` (0 = the first) of the tiny config on ``data`` (default: random
+    16-px images), on the CPU."""
     from transgan.training.steps import TickStats, train_iteration
 
     if data is None:
         data = iter(lambda: torch.rand(cfg.batch, 3, 16, 16) * 2 - 1, None)
+    step = cfg.batch * cfg.n_critic
     train_iteration(
         nets,
         data,
@@ -178,9 +179,10 @@ def one_iteration(nets, cfg, stats=None, data=None) -> None:
         device=torch.device("cpu"),
         local_batch=cfg.batch,
         local_g_batch=cfg.g_batch,
-        nimg_step=cfg.batch * cfg.n_critic,
-        nimg_after=cfg.batch * cfg.n_critic,
+        nimg_step=step,
+        nimg_after=step * (index + 1),
         stats=stats if stats is not None else TickStats(),
+        first_d_step=index * cfg.n_critic,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TRAIN_MODEL, tiny_train_config
+from conftest import TINY_TRAIN_MODEL, one_iteration, tiny_train_config
 
 GOLDEN = Path(__file__).parent / "golden" / "iteration.json"
 ITERATIONS = 3
@@ -101,7 +101,7 @@ def run_case(name: str) -> dict:
     """Three iterations of ``CASES[name]``; the checksums of G, D and the statistics."""
     from transgan.distributed import DistInfo
     from transgan.training.setup import build_networks
-    from transgan.training.steps import TickStats, train_iteration
+    from transgan.training.steps import TickStats
 
     cfg = _config(CASES[name])
     torch.manual_seed(0)
@@ -119,20 +119,8 @@ def run_case(name: str) -> dict:
             yield (images[i], labels[i]) if cfg.cond else images[i]
 
     data, stats = batches(), TickStats()
-    step = cfg.batch * cfg.n_critic
-    for it in range(ITERATIONS):
-        train_iteration(
-            nets,
-            data,
-            cfg,
-            device=torch.device("cpu"),
-            local_batch=cfg.batch,
-            local_g_batch=cfg.g_batch,
-            nimg_step=step,
-            nimg_after=step * (it + 1),
-            stats=stats,
-            first_d_step=it * cfg.n_critic,
-        )
+    for index in range(ITERATIONS):
+        one_iteration(nets, cfg, stats, data, index)
     return {
         "G": _fingerprint(list(nets.generator.parameters())),
         "D": _fingerprint(list(nets.discriminator.parameters())),

@@ -66,9 +66,7 @@ class ClassifierSet:
         ds = build_labeled_dataset(data, self.size)
         key = data_key(data, self.size)
         if self.name == "mnist":  # the full MNIST and the offline 5k are not one reference
-            from transgan.data.mnist import load_mnist
-
-            key += "-full" if "full" in load_mnist(data, self.size).source else "-5k"
+            key += "-full" if "full" in ds.source else "-5k"
         return ds.images, ds.labels, key
 
 
