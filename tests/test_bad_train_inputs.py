@@ -222,12 +222,12 @@ def test_the_corpus_is_large() -> None:
 def test_a_failed_start_leaves_no_run_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from transgan.training import loop
+    from transgan.training import ticks
 
     def failing(*args, **kwargs):
         raise RuntimeError("the first step failed")
 
-    monkeypatch.setattr(loop, "train_iteration", failing)
+    monkeypatch.setattr(ticks, "train_iteration", failing)
     with pytest.raises(RuntimeError, match="first step"):
         train(tiny_train_config(), out=tmp_path / "runs")
     assert list((tmp_path / "runs").iterdir()) == []
