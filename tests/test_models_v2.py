@@ -110,6 +110,29 @@ def test_upsample_ops_shapes_and_pixel_shuffle_channel_order() -> None:
     assert shuffled[0, 8, 1] == x[0, 0, 6]  # token (1,0): channel 1 <- 4 + 2
 
 
+def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same() -> None:
+    """transgan2_mnist's last stage (bicubic to 32², no block) runs its Linear to RGB before
+    the up-sampling; the images must be those of the stage as written: up-sample the C-channel
+    map, add the position embedding, then to RGB and tanh."""
+    torch.manual_seed(0)
+    g = transgan.create_model("transgan2_mnist").generator
+    assert g._colour_before_last_upsample
+    torch.nn.init.normal_(g.pos_embeds[-1], std=0.5)  # trained, not the 0.02 init
+    torch.nn.init.normal_(g.to_rgb.bias, std=0.5)
+    z = torch.randn(4, g.config.latent_dim)
+    fast = g(z)
+    x = g.to_tokens(z).view(4, -1, g.config.dim)
+    for s in range(len(g.stages) - 1):
+        if s:
+            x = upsample_tokens(x, g.config.stage_widths[s - 1], g.config.upsample_ops[s - 1])
+        x = x + g.pos_embeds[s]
+        for block in g.stages[s]:
+            x = block(x)
+    x = upsample_tokens(x, g.config.stage_widths[-2], "bicubic") + g.pos_embeds[-1]
+    slow = torch.tanh(g.to_rgb(x)).transpose(1, 2).reshape(4, 3, 32, 32)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+
+
 def test_noise_is_drawn_in_eval_follows_the_seed_and_can_be_turned_off() -> None:
     gan = transgan.create_model("transgan2_tiny")
     g = gan.generator.eval()
