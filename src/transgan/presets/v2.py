@@ -228,9 +228,11 @@ def transgan2_digits() -> ModelConfig:
 def transgan2_mnist() -> ModelConfig:
     """32px MNIST (ours): transgan2_digits' G (4² → 8² → 16², 4×4 windows at 16²), then a
     bicubic ×2 to 32² with no block there — a smooth decoder from 16² tokens to pixels, not a
-    1,024-token stage of attention — and a tanh output; the patch D reads 4-px patches (64
-    tokens, as transgan2_digits' D at 16 px). docs/quality.md: the sweeps (2×2 patches per
-    token, ``out_patch=2``, drew checkerboards)."""
+    1,024-token stage of attention — and a tanh output; the patch D reads 8-px patches (16
+    tokens: with mnist-pure's overlap, 16-px windows, as digits-pure's D reads 8-px windows
+    at 16 px; 4-px patches, 64 tokens, cost 2.2× the iteration time and did no better per
+    second). docs/quality.md: the sweeps (2×2 patches per token, ``out_patch=2``, drew
+    checkerboards)."""
     return ModelConfig(
         name="transgan2_mnist",
         generator=GeneratorConfig(
@@ -243,6 +245,6 @@ def transgan2_mnist() -> ModelConfig:
             windows=(0, 0, 4, 0),
             output="tanh",
         ),
-        discriminator=DiscriminatorConfig(img_size=32, patch_size=4, dim=64, depth=2),
+        discriminator=DiscriminatorConfig(img_size=32, patch_size=8, dim=64, depth=2),
         dataset="mnist",
     )
