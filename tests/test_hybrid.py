@@ -78,3 +78,19 @@ def test_recipes_command_lists_paper_numbers() -> None:
     result = CliRunner().invoke(main, ["recipes"])
     assert result.exit_code == 0
     assert "FID 18.58" in result.output and "table1-tg-cd" in result.output
+
+
+def test_dcgan_projection_norm_is_optional_and_normalises_the_projected_map() -> None:
+    """``g_project_norm``: BatchNorm + ReLU after z's projection (the DCGAN paper's G); off,
+    the G keeps the parameter names our dcgan snapshots were saved with."""
+    plain = transgan.create_model("dcgan_digits").generator
+    assert not any(k.startswith("map_norm") for k in plain.state_dict())
+    g = transgan.create_model("dcgan_digits", g_project_norm=True).generator.train()
+    seen = {}
+    g.map_norm.register_forward_hook(lambda m, i, o: seen.update(before=i[0], after=o))
+    g(torch.randn(16, g.config.latent_dim) * 5 + 3)  # a projected map far from N(0, 1)
+    before, after = seen["before"], seen["after"]
+    assert before.mean(dim=(0, 2, 3)).abs().max() > 0.1  # the projection alone is not centred
+    assert after.min() >= 0  # ReLU
+    # BatchNorm then ReLU: per channel, about half the values are cut to 0
+    assert 0.3 < (after == 0).float().mean() < 0.7

@@ -23,6 +23,9 @@ class DCGANGeneratorConfig:
     bottom_width: int = 4  # spatial side after the Linear
     channels: int = 32  # channels of the last up-sampling block; ×2 per block towards z
     num_up: int = 2  # ×2 transposed-conv blocks; img_size = bottom_width · 2^num_up
+    # BatchNorm + ReLU after the projection of z, as the DCGAN paper's G (off: the projection
+    # feeds the first transposed conv directly, as our presets have been trained)
+    project_norm: bool = False
 
     def __post_init__(self) -> None:
         check_fields(
@@ -69,6 +72,7 @@ class DCGANGenerator(nn.Module):
         self.config = c = config
         top = c.channels * 2**c.num_up
         self.to_map = nn.Linear(c.latent_dim, top * c.bottom_width**2)
+        self.map_norm = nn.Sequential(nn.BatchNorm2d(top), nn.ReLU()) if c.project_norm else None
         layers: list[nn.Module] = []
         for i in range(c.num_up):
             c_in, c_out = top // 2**i, top // 2 ** (i + 1)
@@ -84,6 +88,8 @@ class DCGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         c = self.config
         x = self.to_map(z).view(z.shape[0], -1, c.bottom_width, c.bottom_width)  # (B, 4C, 4, 4)
+        if self.map_norm is not None:
+            x = self.map_norm(x)
         return torch.tanh(self.to_rgb(self.up(x)))
 
     def count_params(self) -> int:
