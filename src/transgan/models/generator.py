@@ -261,17 +261,15 @@ class Generator(nn.Module):
     ) -> torch.Tensor:
         c = self.config
         last = len(self.stages) - 1
-        for s in range(first_stage, last + 1):
-            if s == last and s > first_stage and self._colour_before_last_upsample:
-                x = self._upsample_colours(x)
-                break
+        colour_first = first_stage < last and self._colour_before_last_upsample
+        for s in range(first_stage, last if colour_first else last + 1):
             if s > first_stage:
                 x = upsample_tokens(x, c.stage_widths[s - 1], c.upsample_ops[s - 1])
             x = x + self.pos_embeds[s]
             for b, block in enumerate(self.stages[s]):
                 x = block(x, self.block_masks.get((s, b)), memory, cond)
-        else:
-            x = self.to_rgb(x)  # (B, N, C) -> (B, N, 3·p²)
+        # (B, N, C) -> (B, N, 3·p²)
+        x = self._upsample_colours(x) if colour_first else self.to_rgb(x)
         if c.output == "tanh":
             x = torch.tanh(x)
         p = c.out_patch  # (B, N, 3·p²) -> (B, 3, H, W): token (h, w) fills its p×p patch
