@@ -183,6 +183,19 @@ def test_resume_is_bit_identical_with_a_metric_during_training(
             assert torch.equal(tensor, b[key][name]), f"{key}.{name}"
 
 
+def test_a_run_evaluates_its_final_snapshot_between_metric_intervals(
+    tmp_path: Path, digits_cache: None
+) -> None:
+    """--metrics-every 64 images on a run of 96: the last tick (kimg 0.096) lies between two
+    evaluations, and its snapshot — the one a user reports — gets its numbers too."""
+    extra = {"metrics": ("dcov16",), "metrics_every_kimg": 0.064, "snap_ticks": 10}
+    run_dir = train(tiny_train_config(**extra, kimg=0.096), out=tmp_path / "run")
+    lines = read_jsonl(run_dir / "metric-dcov16.jsonl")
+    assert [line["kimg"] for line in lines] == [0.064, 0.096]
+    assert lines[-1]["snapshot"] == "network-snapshot-000000.safetensors"
+    assert (run_dir / lines[-1]["snapshot"]).exists()
+
+
 # 5. latents, noise and labels are independent streams of one seed
 def test_noise_is_not_a_clone_of_the_latents() -> None:
     config = presets.get_config("transgan2_tiny")

@@ -98,6 +98,21 @@ _DCGAN_OPTIM = {
 # docs/quality.md): the DCGAN paper's BatchNorm + ReLU after G's projection and no gradient
 # clipping. Without them digits-dcgan scored 1.42× a minimal textbook DCGAN loop at 16 px.
 _DCGAN_REFERENCE = {**_DCGAN_OPTIM, "grad_clip": 0.0, "overrides": ("g_project_norm=True",)}
+# The 32-px pairs (MNIST and the digits at 32 px; docs/quality.md, issue 37)
+_PURE_32 = {
+    **_DIGITS,
+    "model": "transgan2_mnist",
+    **_DIGITS_PURE,
+    "r1_gamma": 4.0,  # γ 1 (16 px): D(real) +10 by 45 kimg; 4: 740 vs 828 (tanh)
+    # docs/quality.md, the second round's sweep: with one lr, D fell to chance (logits
+    # ±0.05) by 20 kimg in every variant while a D trained alone against the frozen G
+    # separated within 300 steps; 4× G's lr keeps it ahead
+    "lr_d": 8e-4,
+    "batch": 32,  # twice the steps per image: 174 against 209 at 150 s
+    "g_batch": 32,
+    "overrides": PURE_D_32,
+}
+_CONV_32 = {**_DIGITS, "model": "dcgan_mnist", **_DCGAN_REFERENCE}
 _NO_DA = {**_BASE, "augment": "none"}
 _DA = {**_BASE, "augment": "translation,cutout,color"}
 
@@ -237,28 +252,30 @@ RECIPES: dict[str, Recipe] = {
             "overlapping 8-px patches, flatten head, minibatch-std), R1 γ 4, D's lr 4× G's, "
             "batch 32",
             "-",
-            {
-                **_DIGITS,
-                "data": "mnist",
-                "model": "transgan2_mnist",
-                "kimg": 200.0,
-                **_DIGITS_PURE,
-                "r1_gamma": 4.0,  # γ 1 (16 px): D(real) +10 by 45 kimg; 4: 740 vs 828 (tanh)
-                # docs/quality.md, the second round's sweep: with one lr, D fell to chance
-                # (logits ±0.05) by 20 kimg in every variant while a D trained alone against
-                # the frozen G separated within 300 steps; 4× G's lr keeps it ahead
-                "lr_d": 8e-4,
-                "batch": 32,  # twice the steps per image: 174 against 209 at 150 s
-                "g_batch": 32,
-                "overrides": PURE_D_32,
-            },
+            {**_PURE_32, "data": "mnist", "kimg": 200.0},
         ),
         Recipe(
             "mnist-dcgan",
             "-",
             "the conv reference at 32 px on MNIST: dcgan_mnist, digits-dcgan's settings",
             "-",
-            {**_DIGITS, "data": "mnist", "model": "dcgan_mnist", "kimg": 200.0, **_DCGAN_REFERENCE},
+            {**_CONV_32, "data": "mnist", "kimg": 200.0},
+        ),
+        Recipe(
+            "digits32-pure",
+            "-",
+            "the pure pair at 32 px on the built-in digits (8×8 scans blown up to 32²): "
+            "mnist-pure's networks and settings",
+            "-",
+            {**_PURE_32, "data": "digits", "kimg": 100.0},
+        ),
+        Recipe(
+            "digits32-dcgan",
+            "-",
+            "the conv reference at 32 px on the built-in digits: mnist-dcgan's networks and "
+            "settings",
+            "-",
+            {**_CONV_32, "data": "digits"},
         ),
         Recipe(
             "digits-dcgan",

@@ -107,12 +107,11 @@ class TickReporter:
             "locality_radius": mask["radius"] if mask else None,
             "time": time.time(),
         }
-        snap_due = (
-            counters.tick % cfg.snap_ticks == 0 or counters.nimg >= self.total_nimg or stopping
-        )
+        final = counters.nimg >= self.total_nimg or stopping
+        snap_due = counters.tick % cfg.snap_ticks == 0 or final
         state = training_state(nets, counters, cfg, info) if snap_due else None
         eval_due = self.metrics is not None and self.metrics.due(
-            self.start_nimg, counters.nimg, snap_due
+            self.start_nimg, counters.nimg, snap_due, final=final
         )
         if info.is_main:
             self._write(nets, counters, record, state, eval_due, mask)
