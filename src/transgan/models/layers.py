@@ -257,8 +257,8 @@ class Attention(nn.Module):
         # (B, N, 3C) -> 3 x (B, heads, N, head_dim); "l2": (B, N, 2C) -> q (= k), v
         parts = 2 if self.kind == "l2" else 3
         qkv = rearrange(self.qkv(x), "b n (p h d) -> p b h n d", p=parts, h=self.num_heads)
-        q, *_, v = parts = qkv.unbind(0)  # unbind: qkv[i]'s backward zero-fills per part
-        k = parts[-2]  # "l2": q itself (tied)
+        q, *rest = qkv.unbind(0)  # unbind: qkv[i]'s backward zero-fills per part
+        k, v = rest if self.kind != "l2" else (q, rest[0])  # "l2": k is q (tied)
         if self.q_norm is not None:
             q = self.q_norm(q)
             k = self.k_norm(k) if self.k_norm is not None else k

@@ -177,42 +177,36 @@ def _draw_samples(weights: Path, path: Path, device: str) -> None:
         save_grid(images, path, 8)
 
 
-def model_card(
-    config: ModelConfig,
-    snapshot: dict[str, Any],
-    run_config: dict[str, Any] | None,
-    metrics: list[dict[str, Any]],
-) -> str:
-    """The README.md of a Hub folder."""
-    model = config.to_dict()
-    name, res, data = config.name, config.img_size, config.dataset
-    conditional = getattr(config.generator, "num_classes", 0) > 0
+_CARD_TRAINING_KEYS = (
+    "model",
+    "data",
+    "kimg",
+    "batch",
+    "g_batch",
+    "n_critic",
+    "loss",
+    "lr_g",
+    "lr_d",
+    "augment",
+    "ema_kimg",
+    "seed",
+)
+
+
+def _card_front_matter(conditional: bool) -> list[str]:
+    """The Hub's YAML header: library, tags and (unconditional only) the pipeline."""
     tags = ["transgan", "gan", "image-generation", "pytorch"]
     tags.append("class-conditional" if conditional else "unconditional-image-generation")
     front = ["---", "library_name: transgan", "tags:"] + [f"- {t}" for t in tags]
     front.append("# license: choose one before you publish (e.g. mit, apache-2.0, cc-by-4.0)")
     # the Hub has no pipeline for class-conditional generation: such a model names none
     front += [] if conditional else ["pipeline_tag: unconditional-image-generation"]
-    front += ["---", ""]
-    classes = list(snapshot.get("class_names") or [])
-    if conditional:
-        first = classes[0] if classes else "0"
-        shell = [
-            f"transgan generate OWNER/NAME --class {first} --n 16 --seed 0 --grid grid.png",
-            "transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png   # a row per class",
-        ]
-        python = [
-            "import torch",
-            "from transgan import load_generator",
-            "from transgan.sampling import generate_images, latents",
-            "",
-            'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
-            "z = latents(16, config.generator.latent_dim, seed=0)",
-            "labels = torch.full((16,), 0)  # the class of each image "
-            f"(0 … {config.generator.num_classes - 1})",
-            "images = generate_images(generator, z, noise_seed=0, labels=labels)",
-        ]
-    else:
+    return [*front, "---", ""]
+
+
+def _card_usage(config: ModelConfig, classes: list[str]) -> tuple[list[str], list[str]]:
+    """The shell and Python lines of the card's "Use" section."""
+    if not getattr(config.generator, "num_classes", 0):
         shell = ["transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png"]
         python = [
             "from transgan import load_generator",
@@ -221,6 +215,60 @@ def model_card(
             'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
             "images = generate_images(generator, latents(16, config.generator.latent_dim, seed=0))",
         ]
+        return shell, python
+    first = classes[0] if classes else "0"
+    shell = [
+        f"transgan generate OWNER/NAME --class {first} --n 16 --seed 0 --grid grid.png",
+        "transgan generate OWNER/NAME --n 64 --seed 0 --grid grid.png   # a row per class",
+    ]
+    python = [
+        "import torch",
+        "from transgan import load_generator",
+        "from transgan.sampling import generate_images, latents",
+        "",
+        'generator, config = load_generator("OWNER/NAME")  # or this folder\'s path',
+        "z = latents(16, config.generator.latent_dim, seed=0)",
+        "labels = torch.full((16,), 0)  # the class of each image "
+        f"(0 … {config.generator.num_classes - 1})",
+        "images = generate_images(generator, z, noise_seed=0, labels=labels)",
+    ]
+    return shell, python
+
+
+def _card_metrics(metrics: list[dict[str, Any]]) -> list[str]:
+    if not metrics:
+        return [
+            "No metric was recorded for this snapshot (the run may have measured other "
+            "snapshots; those numbers are not this model's). `transgan eval` measures it."
+        ]
+    lines = ["| metric | value | at kimg | how it was measured |", "|---|---|---|---|"]
+    for m in metrics:
+        values = ", ".join(f"{k} {v:.4g}" for k, v in m["results"].items())
+        lines.append(f"| {m['metric']} | {values} | {m['kimg']} | {m['protocol']} |")
+    return lines
+
+
+def _card_training(run_config: dict[str, Any] | None, snapshot: dict[str, Any]) -> list[str]:
+    if not run_config:
+        return ["The snapshot was exported without its run directory: no training record."]
+    train = run_config.get("train", {})
+    lines = [f"- `{k}`: `{json.dumps(train[k])}`" for k in _CARD_TRAINING_KEYS if k in train]
+    lines.append(f"- images seen by D at this snapshot: {snapshot.get('kimg', '?')} kimg")
+    lines.append("- the full training config: `config.json` → `training`")
+    return lines
+
+
+def model_card(
+    config: ModelConfig,
+    snapshot: dict[str, Any],
+    run_config: dict[str, Any] | None,
+    metrics: list[dict[str, Any]],
+) -> str:
+    """The README.md of a Hub folder."""
+    name, res, data = config.name, config.img_size, config.dataset
+    conditional = getattr(config.generator, "num_classes", 0) > 0
+    classes = list(snapshot.get("class_names") or [])
+    shell, python = _card_usage(config, classes)
     what = (
         f"a class-conditional generator ({config.generator.num_classes} classes"
         + (f": {', '.join(classes)}" if classes else "")
@@ -255,38 +303,12 @@ def model_card(
         "",
         "## Metrics",
         "",
+        *_card_metrics(metrics),
+        "",
+        "## Training",
+        "",
+        *_card_training(run_config, snapshot),
     ]
-    if metrics:
-        lines += ["| metric | value | at kimg | how it was measured |", "|---|---|---|---|"]
-        for m in metrics:
-            values = ", ".join(f"{k} {v:.4g}" for k, v in m["results"].items())
-            lines.append(f"| {m['metric']} | {values} | {m['kimg']} | {m['protocol']} |")
-    else:
-        lines.append(
-            "No metric was recorded for this snapshot (the run may have measured other "
-            "snapshots; those numbers are not this model's). `transgan eval` measures it."
-        )
-    lines += ["", "## Training", ""]
-    if run_config:
-        train = run_config.get("train", {})
-        keys = (
-            "model",
-            "data",
-            "kimg",
-            "batch",
-            "g_batch",
-            "n_critic",
-            "loss",
-            "lr_g",
-            "lr_d",
-            "augment",
-            "ema_kimg",
-            "seed",
-        )
-        lines += [f"- `{k}`: `{json.dumps(train[k])}`" for k in keys if k in train]
-        lines.append(f"- images seen by D at this snapshot: {snapshot.get('kimg', '?')} kimg")
-        lines.append("- the full training config: `config.json` → `training`")
-    else:
-        lines.append("The snapshot was exported without its run directory: no training record.")
-    lines += ["", "## Model config", "", "```json", json.dumps(model, indent=2), "```", ""]
-    return "\n".join(front + lines)
+    model = json.dumps(config.to_dict(), indent=2)
+    lines += ["", "## Model config", "", "```json", model, "```", ""]
+    return "\n".join(_card_front_matter(conditional) + lines)

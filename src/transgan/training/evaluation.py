@@ -63,12 +63,8 @@ class TrainingMetrics:
             self.real_key = f"stl10-train-{img_size}px"
         self.latent_dim = latent_dim
 
-    def due(
-        self, nimg_before: int, nimg_after: int, snapshot_due: bool, *, final: bool = False
-    ) -> bool:
-        """Whether this tick evaluates: at each snapshot, or every ``every_nimg`` images —
-        and always at a run's last tick, so that its final snapshot has its numbers."""
-        if final or self.every_nimg == 0:
+    def due(self, nimg_before: int, nimg_after: int, snapshot_due: bool) -> bool:
+        if self.every_nimg == 0:
             return snapshot_due
         return nimg_after // self.every_nimg > nimg_before // self.every_nimg
 

@@ -110,8 +110,9 @@ class TickReporter:
         final = counters.nimg >= self.total_nimg or stopping
         snap_due = counters.tick % cfg.snap_ticks == 0 or final
         state = training_state(nets, counters, cfg, info) if snap_due else None
-        eval_due = self.metrics is not None and self.metrics.due(
-            self.start_nimg, counters.nimg, snap_due, final=final
+        # the last tick always evaluates: its snapshot is the one a run's numbers stand for
+        eval_due = self.metrics is not None and (
+            final or self.metrics.due(self.start_nimg, counters.nimg, snap_due)
         )
         if info.is_main:
             self._write(nets, counters, record, state, eval_due, mask)
