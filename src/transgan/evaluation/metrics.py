@@ -301,25 +301,12 @@ def evaluate(
                 continue
         kwargs = {_FIDELITY_FLAG[k]: True for k in kinds}
         reference, reference_key = real, real_key
-        if extractor in ("digits", "mnist"):
-            kwargs.update(_classifier_extractor_kwargs(extractor))
+        if extractor in ("digits", "mnist"):  # their reference is the held-out split
             reference, reference_key = _classifier_reference(extractor)
-            weights_name = f"{extractor}-cnn-{kwargs['feature_extractor_weights_path'].stem}"
-        elif extractor == "dinov2":
-            from transgan.evaluation import dinov2
-
-            dinov2.register()
-            weights = dinov2.resolve_weights(dinov2_weights)
-            kwargs |= {
-                "feature_extractor": dinov2.EXTRACTOR_NAME,
-                "feature_layer_fid": "dinov2",
-                "feature_extractor_weights_path": str(weights),
-            }
-            weights_name = f"dinov2-{weights_tag(weights)}"
-        else:
-            weights = inception_weights if extractor == "inception" else None
-            kwargs["feature_extractor_weights_path"] = str(weights) if weights else None
-            weights_name = "vgg16" if extractor == "vgg16" else weights_tag(inception_weights)
+        extractor_kwargs, weights_name = _extractor_setup(
+            extractor, inception_weights, dinov2_weights
+        )
+        kwargs |= extractor_kwargs
         n_real = len(reference)  # type: ignore[arg-type]
         if kinds & {"kid", "dkid", "mkid"}:
             kwargs["kid_subset_size"] = min(1000, count, n_real)
@@ -339,27 +326,54 @@ def evaluate(
                     save_cpu_ram=True,
                     **kwargs,
                 )
-        except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
-            if not isinstance(err, OSError):
-                raise
-            if extractor == "vgg16":
-                raise EvalError(
-                    f"precision/recall needs torch-fidelity's VGG-16 weights, which could not "
-                    f"be downloaded ({err}); run pr* metrics on a connected machine once so "
-                    f"they land in {Path(torch.hub.get_dir()) / 'checkpoints'}"
-                ) from err
-            raise EvalError(
-                f"could not get the Inception weights ({err}). This machine seems offline: "
-                f"download {INCEPTION_FILE} from {INCEPTION_URL} on a connected machine, then "
-                f"pass it with --inception-weights PATH, set {WEIGHTS_ENV}=PATH, or put it in "
-                f"{Path(torch.hub.get_dir()) / 'checkpoints'}"
-            ) from err
+        except OSError as err:  # urllib's URLError is an OSError
+            raise _weights_download_error(err, extractor) from err
         for spec in group:
             if spec.kind in PREDICTION_KINDS:
                 continue
             for src, suffix in _RESULT_KEYS[spec.kind].items():
                 results[spec.name + suffix] = float(raw[src])
     return results
+
+
+def _extractor_setup(
+    extractor: str, inception_weights: Path | None, dinov2_weights: Path | None
+) -> tuple[dict, str]:
+    """torch-fidelity's options for one feature extractor, and the name its weights go by
+    in the reference-feature cache."""
+    if extractor in ("digits", "mnist"):
+        kwargs = _classifier_extractor_kwargs(extractor)
+        return kwargs, f"{extractor}-cnn-{kwargs['feature_extractor_weights_path'].stem}"
+    if extractor == "dinov2":
+        from transgan.evaluation import dinov2
+
+        dinov2.register()
+        weights = dinov2.resolve_weights(dinov2_weights)
+        kwargs = {
+            "feature_extractor": dinov2.EXTRACTOR_NAME,
+            "feature_layer_fid": "dinov2",
+            "feature_extractor_weights_path": str(weights),
+        }
+        return kwargs, f"dinov2-{weights_tag(weights)}"
+    weights = inception_weights if extractor == "inception" else None
+    kwargs = {"feature_extractor_weights_path": str(weights) if weights else None}
+    return kwargs, "vgg16" if extractor == "vgg16" else weights_tag(inception_weights)
+
+
+def _weights_download_error(err: OSError, extractor: str) -> EvalError:
+    """What to do when a feature extractor's weights could not be fetched (offline)."""
+    if extractor == "vgg16":
+        return EvalError(
+            f"precision/recall needs torch-fidelity's VGG-16 weights, which could not "
+            f"be downloaded ({err}); run pr* metrics on a connected machine once so "
+            f"they land in {Path(torch.hub.get_dir()) / 'checkpoints'}"
+        )
+    return EvalError(
+        f"could not get the Inception weights ({err}). This machine seems offline: "
+        f"download {INCEPTION_FILE} from {INCEPTION_URL} on a connected machine, then "
+        f"pass it with --inception-weights PATH, set {WEIGHTS_ENV}=PATH, or put it in "
+        f"{Path(torch.hub.get_dir()) / 'checkpoints'}"
+    )
 
 
 def _classifier_extractor_kwargs(name: str) -> dict:
