@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from transgan import presets
 from transgan.runtime import MAX_SEED
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from transgan.presets import ModelConfig
 
 DEBUG_ENV = "TRANSGAN_DEBUG"
 
@@ -152,25 +159,12 @@ def generate(
       transgan generate --preset transgan_s --grid untrained.png
       transgan generate COND_SNAP.safetensors --class 3 --n 16 --grid threes.png
     """
-    import torch
-
-    from transgan.fileio import OutputError, check_output, check_writable_folder
-    from transgan.images import image_format, save_grid, save_png, single_image
+    from transgan.fileio import check_output, check_writable_folder
+    from transgan.images import image_format, save_grid
     from transgan.models.layers import set_noise
     from transgan.runtime import resolve_device
-    from transgan.sampling import (
-        class_rows,
-        generate_images,
-        interpolation_latents,
-        interpolation_noise_index,
-        latents,
-    )
-    from transgan.snapshot import (
-        SnapshotError,
-        load_generator,
-        read_snapshot_extra,
-        snapshot_files,
-    )
+    from transgan.sampling import generate_images
+    from transgan.snapshot import snapshot_files
 
     if (snapshot is None) == (preset is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --preset NAME")
@@ -185,19 +179,62 @@ def generate(
     if out_dir is not None:
         check_writable_folder(out_dir, "--out-dir")
     dev = resolve_device(device)
-    class_names: list[str] = []
+    generator, config, class_names = _generator_to_draw(snapshot, preset, dev)
+    z, labels, nrow, noise_index = _what_to_draw(
+        config, class_names, num, seed, interpolate, class_, dev
+    )
+    set_noise(generator, noise)
+    images = generate_images(
+        generator, z, batch_size, noise_seed=seed, labels=labels, noise_index=noise_index
+    )
+    if grid is not None:
+        save_grid(images, grid, nrow)
+        click.echo(f"wrote {grid} ({images.shape[0]} images)")
+    if out_dir is not None:
+        _write_pngs(images, labels, out_dir, seed, force)
+        click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
+
+
+def _generator_to_draw(
+    snapshot: Path | None, preset: str | None, dev: torch.device
+) -> tuple[nn.Module, ModelConfig, list[str]]:
+    """``generate``'s network: (generator in eval mode on ``dev``, its ModelConfig, the
+    snapshot's class names or [])."""
+    from transgan.snapshot import SnapshotError, load_generator, read_snapshot_extra
+
     if snapshot is not None:
         try:
             generator, config = load_generator(snapshot, dev)
-            class_names = read_snapshot_extra(snapshot).get("class_names", [])
+            return generator, config, read_snapshot_extra(snapshot).get("class_names", [])
         except SnapshotError as err:
             raise click.ClickException(str(err)) from err
-    else:
-        try:
-            gan = presets.create_model(preset)
-        except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="--preset") from err
-        generator, config = gan.generator.to(dev).eval(), gan.config
+    try:
+        gan = presets.create_model(preset)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--preset") from err
+    return gan.generator.to(dev).eval(), gan.config, []
+
+
+def _what_to_draw(
+    config: ModelConfig,
+    class_names: list[str],
+    num: int,
+    seed: int,
+    interpolate: int | None,
+    class_: str | None,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor | None, int | None, torch.Tensor | None]:
+    """``generate``'s latents, labels (None: unconditional), grid row length and noise
+    index: one class, a row per class, or interpolation rows."""
+    import torch
+
+    from transgan.sampling import (
+        class_rows,
+        interpolation_latents,
+        interpolation_noise_index,
+        latents,
+    )
+
     latent_dim = config.generator.latent_dim
     if interpolate:
         rows = min(num, 8)
@@ -219,28 +256,29 @@ def generate(
             per_row = max(1, num // classes)
             z, nrow = latents(classes * per_row, latent_dim, seed, dev), per_row
             labels = class_rows(classes, per_row)
-    set_noise(generator, noise)
-    images = generate_images(
-        generator, z, batch_size, noise_seed=seed, labels=labels, noise_index=noise_index
-    )
-    if grid is not None:
-        save_grid(images, grid, nrow)
-        click.echo(f"wrote {grid} ({images.shape[0]} images)")
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        names = [
-            f"seed{seed:04d}-{i:06d}" + (f"-class{int(labels[i])}" if labels is not None else "")
-            for i in range(images.shape[0])
-        ]
-        taken = [n for n in names if (out_dir / f"{n}.png").exists()]
-        if taken and not force:
-            raise OutputError(
-                f"--out-dir {out_dir} already holds {len(taken)} of these images (e.g. "
-                f"{taken[0]}.png); pass --force to overwrite them, or choose another folder"
-            )
-        for name, img in zip(names, images, strict=True):
-            save_png(single_image(img), out_dir / f"{name}.png")
-        click.echo(f"wrote {images.shape[0]} PNGs to {out_dir}")
+    return z, labels, nrow, noise_index
+
+
+def _write_pngs(
+    images: torch.Tensor, labels: torch.Tensor | None, out_dir: Path, seed: int, force: bool
+) -> None:
+    """One PNG per image, named by seed, index and class; existing files need --force."""
+    from transgan.fileio import OutputError
+    from transgan.images import save_png, single_image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [
+        f"seed{seed:04d}-{i:06d}" + (f"-class{int(labels[i])}" if labels is not None else "")
+        for i in range(images.shape[0])
+    ]
+    taken = [n for n in names if (out_dir / f"{n}.png").exists()]
+    if taken and not force:
+        raise OutputError(
+            f"--out-dir {out_dir} already holds {len(taken)} of these images (e.g. "
+            f"{taken[0]}.png); pass --force to overwrite them, or choose another folder"
+        )
+    for name, img in zip(names, images, strict=True):
+        save_png(single_image(img), out_dir / f"{name}.png")
 
 
 def class_index(value: str, names: list[str]) -> int:
