@@ -201,6 +201,28 @@ def test_overlapping_patchifier_equals_a_strided_conv() -> None:
     torch.testing.assert_close(patchify(x), conv.flatten(2).transpose(1, 2))
 
 
+def test_v1_discriminators_overlapping_patch_embedding_is_its_conv_with_r1_gradients() -> None:
+    """The overlapping patch embedding runs as unfold + matmul on the Conv2d's own weight: the
+    same tokens, input gradient and R1 (double-backward) weight gradient as the conv."""
+    from transgan.models.discriminator import overlapping_patches
+
+    conv = torch.nn.Conv2d(3, 6, kernel_size=8, stride=4, padding=2)
+    x = torch.randn(3, 3, 16, 16, requires_grad=True)
+    probe = torch.randn(3, 16, 6)
+
+    def tokens_and_grads(embed):  # tokens, d<probe, tokens>/dx, d|that|²/dW
+        tokens = embed(x)
+        (grad_x,) = torch.autograd.grad((tokens * probe).sum(), x, create_graph=True)
+        (grad_w,) = torch.autograd.grad(grad_x.square().sum(), conv.weight)
+        return tokens, grad_x, grad_w
+
+    ours = tokens_and_grads(lambda im: overlapping_patches(im, conv))
+    conv_path = tokens_and_grads(lambda im: conv(im).flatten(2).transpose(1, 2))
+    assert ours[0].shape == (3, 16, 6)
+    for a, b in zip(ours, conv_path, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 MULTISCALE = [
     n
     for n in transgan.list_models()

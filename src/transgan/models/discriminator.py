@@ -118,6 +118,17 @@ class DiscriminatorConfig:
         return (self.img_size // self.patch_size) ** 2
 
 
+def overlapping_patches(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` as tokens (B, N, C), computed as unfold + one matmul with its weight.
+
+    The same numbers (to float rounding) as the strided conv; on the CPU its backward is
+    ~2× faster (mnist-pure's D: docs/quality.md), and the weight keeps the conv's shape, so
+    snapshots and the improved spectral norm (a parametrisation of ``conv.weight``) carry over.
+    """
+    cols = F.unfold(x, conv.kernel_size, stride=conv.stride, padding=conv.padding)  # (B, K, N)
+    return F.linear(cols.transpose(1, 2), conv.weight.flatten(1), conv.bias)  # (B, N, C)
+
+
 class Discriminator(nn.Module):
     """TransGAN v1 discriminator. ``forward(x)`` returns logits (B,)."""
 
@@ -169,8 +180,8 @@ class Discriminator(nn.Module):
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
             )
         p = c.patch_size
-        if c.patch_overlap:  # (B, 3, H, W) -> (B, C, H/p, W/p) -> (B, N, C)
-            tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
+        if c.patch_overlap:  # the conv as unfold + matmul: (B, 3, H, W) -> (B, N, C)
+            tokens = overlapping_patches(x, self.patch_embed)
         else:
             # (B, 3, H, W) -> (B, N, 3·p·p), channel-major inside a patch like a conv kernel
             patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
