@@ -204,7 +204,7 @@ def test_overlapping_patchifier_equals_a_strided_conv() -> None:
 def test_v1_discriminators_overlapping_patch_embedding_is_its_conv_with_r1_gradients() -> None:
     """The overlapping patch embedding runs as unfold + matmul on the Conv2d's own weight: the
     same tokens, input gradient and R1 (double-backward) weight gradient as the conv."""
-    from transgan.models.discriminator import overlapping_patches
+    from transgan.models.token_maps import overlapping_patch_tokens
 
     conv = torch.nn.Conv2d(3, 6, kernel_size=8, stride=4, padding=2)
     x = torch.randn(3, 3, 16, 16, requires_grad=True)
@@ -216,7 +216,9 @@ def test_v1_discriminators_overlapping_patch_embedding_is_its_conv_with_r1_gradi
         (grad_w,) = torch.autograd.grad(grad_x.square().sum(), conv.weight)
         return tokens, grad_x, grad_w
 
-    ours = tokens_and_grads(lambda im: overlapping_patches(im, conv))
+    ours = tokens_and_grads(
+        lambda im: overlapping_patch_tokens(im, conv.weight.flatten(1), conv.bias, 4)
+    )
     conv_path = tokens_and_grads(lambda im: conv(im).flatten(2).transpose(1, 2))
     assert ours[0].shape == (3, 16, 6)
     for a, b in zip(ours, conv_path, strict=True):

@@ -13,7 +13,6 @@ import itertools
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -30,7 +29,7 @@ from transgan.models.layers import (
 )
 from transgan.models.lipschitz import apply_improved_spectral_norm
 from transgan.models.minibatch_std import MinibatchStdToken
-from transgan.models.token_maps import downsample_tokens
+from transgan.models.token_maps import downsample_tokens, overlapping_patch_tokens
 
 V1_HEADS = ("cls", "mean", "flatten")
 POSITIONS = ("learned", "rope")
@@ -118,17 +117,6 @@ class DiscriminatorConfig:
         return (self.img_size // self.patch_size) ** 2
 
 
-def overlapping_patches(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)`` as tokens (B, N, C), computed as unfold + one matmul with its weight.
-
-    The same numbers (to float rounding) as the strided conv; on the CPU its backward is
-    ~2× faster (mnist-pure's D: docs/quality.md), and the weight keeps the conv's shape, so
-    snapshots and the improved spectral norm (a parametrisation of ``conv.weight``) carry over.
-    """
-    cols = F.unfold(x, conv.kernel_size, stride=conv.stride, padding=conv.padding)  # (B, K, N)
-    return F.linear(cols.transpose(1, 2), conv.weight.flatten(1), conv.bias)  # (B, N, C)
-
-
 class Discriminator(nn.Module):
     """TransGAN v1 discriminator. ``forward(x)`` returns logits (B,)."""
 
@@ -180,8 +168,9 @@ class Discriminator(nn.Module):
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
             )
         p = c.patch_size
-        if c.patch_overlap:  # the conv as unfold + matmul: (B, 3, H, W) -> (B, N, C)
-            tokens = overlapping_patches(x, self.patch_embed)
+        if c.patch_overlap:  # (B, 3, H, W) -> (B, N, C); the conv's weight, unfold + matmul
+            weight = self.patch_embed.weight.flatten(1)  # (C, 3, 2p, 2p) -> (C, 3·2p·2p)
+            tokens = overlapping_patch_tokens(x, weight, self.patch_embed.bias, p)
         else:
             # (B, 3, H, W) -> (B, N, 3·p·p), channel-major inside a patch like a conv kernel
             patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
@@ -330,9 +319,8 @@ class Patchify(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch
-        if self.overlap:  # (B, 3, H, W) -> (B, 3·2p·2p, N), channel-major like a conv kernel
-            cols = F.unfold(x, kernel_size=2 * p, stride=p, padding=p // 2)
-            return self.proj(cols.transpose(1, 2))
+        if self.overlap:
+            return overlapping_patch_tokens(x, self.proj.weight, self.proj.bias, p)
         patches = rearrange(x, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
         return self.proj(patches)
 
