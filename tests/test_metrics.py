@@ -21,7 +21,8 @@ from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics
 from torch_fidelity.metric_kid import kid_features_to_metric
 
 from transgan.cli.main import main
-from transgan.evaluation.metrics import EvalError, parse_metrics, resolve_inception_weights
+from transgan.evaluation.metrics import EvalError, parse_metrics
+from transgan.evaluation.weights import resolve_inception_weights
 from transgan.fileio import read_jsonl
 from transgan.training.loop import train
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from transgan.evaluation.metrics import WEIGHTS_ENV
+from transgan.evaluation.weights import WEIGHTS_ENV
 
 EXAMPLES = """
 \b
@@ -103,7 +103,8 @@ def fid_stats_command(
     to an .npz in the TTUR / pytorch-fid format, for `transgan eval --ref-stats`."""
     from transgan.data import DataError, build_dataset
     from transgan.evaluation import fid_stats
-    from transgan.evaluation.metrics import EvalError, real_subset, resolve_inception_weights
+    from transgan.evaluation.metrics import EvalError, real_subset
+    from transgan.evaluation.weights import resolve_inception_weights
     from transgan.fileio import check_output
     from transgan.runtime import resolve_device
 

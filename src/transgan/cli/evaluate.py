@@ -12,8 +12,8 @@ import click
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from transgan.evaluation.metrics import WEIGHTS_ENV, MetricSpec
-from transgan.evaluation.weights import DINOV2_ENV
+from transgan.evaluation.metrics import MetricSpec
+from transgan.evaluation.weights import DINOV2_ENV, WEIGHTS_ENV
 from transgan.progress import interactive
 from transgan.runtime import MAX_SEED
 
@@ -130,12 +130,8 @@ def eval_command(
 
     A class-conditional model samples its classes in the training data's proportions."""
     from transgan.data import DataError
-    from transgan.evaluation.metrics import (
-        EvalError,
-        digits_metrics_note,
-        parse_metrics,
-        resolve_inception_weights,
-    )
+    from transgan.evaluation.metrics import EvalError, digits_metrics_note, parse_metrics
+    from transgan.evaluation.weights import resolve_inception_weights
     from transgan.runtime import resolve_device
     from transgan.snapshot import SnapshotError
 

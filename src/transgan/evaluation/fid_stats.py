@@ -82,7 +82,7 @@ def inception(weights: Path | None, device: torch.device) -> nn.Module:
             verbose=False,
         )
     except OSError as err:
-        from transgan.evaluation.metrics import INCEPTION_FILE, INCEPTION_URL, WEIGHTS_ENV
+        from transgan.evaluation.weights import INCEPTION_FILE, INCEPTION_URL, WEIGHTS_ENV
 
         raise EvalError(
             f"could not get the Inception weights ({err}); download {INCEPTION_FILE} from "

@@ -15,9 +15,6 @@ or ``TRANSGAN_INCEPTION_WEIGHTS``). A weights file is opened with
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -29,19 +26,16 @@ from torch.utils.data import Dataset, Subset
 
 from transgan.data.datasets import MappedDataset
 from transgan.evaluation.weights import (
+    INCEPTION_FILE,
+    INCEPTION_URL,
+    WEIGHTS_ENV,
     EvalError,
-    given_weights_file,
-    load_weights_file,
+    weights_tag,
 )
 from transgan.images import quantize, to_uint8
 from transgan.models.layers import noise_from
 from transgan.sampling import stream_seed
 
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-INCEPTION_URL = (
-    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
-)
-WEIGHTS_ENV = "TRANSGAN_INCEPTION_WEIGHTS"
 _METRIC = re.compile(r"^(fid|is|kid|pr|fdd|[dm]fid|[dm]is|[dm]kid|[dm]cov|[dm]acc)(\d+)(k?)$")
 _FIDELITY_FLAG = {
     "fid": "fid",
@@ -141,47 +135,6 @@ def digits_metrics_note(specs: list[MetricSpec], data: str) -> str | None:
     )
 
 
-def _check_weights_file(path: Path) -> None:
-    state = load_weights_file(path, "Inception", INCEPTION_FILE, INCEPTION_URL)
-    if not isinstance(state, dict) or "fc.weight" not in state:
-        raise EvalError(f"{path} is not an Inception-v3 state dict for torch-fidelity")
-
-
-def resolve_inception_weights(path: str | os.PathLike[str] | None = None) -> Path | None:
-    """The Inception weights to use: the argument, the env variable, or torch's hub cache.
-
-    Returns None when none is local (torch-fidelity will then try to download).
-    """
-    given = given_weights_file(path, WEIGHTS_ENV, "Inception", "--inception-weights")
-    if given is not None:
-        _check_weights_file(given)
-        return given
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
-    if cached.is_file():
-        _check_weights_file(cached)
-        return cached
-    return None
-
-
-def weights_tag(path: Path | None) -> str:
-    """Names the weights in the feature-cache key: a content hash of a local file."""
-    if path is None:
-        return "tf-inception-2015-12-05"
-    stat = Path(path).stat()
-    return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 prefix of a file, hashed once per (path, size, mtime): training evaluates
-    many times and the Inception file is ~95 MB."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:12]
-
-
 class Uint8Generator(nn.Module):
     """G(z) as uint8 images, on whatever device torch-fidelity's noise arrives."""
 
@@ -251,7 +204,7 @@ def evaluate(
             data set of uint8 (3, H, W) images to score instead (``eval --images``).
         real: the reference images in [-1, 1] (e.g. the training set).
         real_key: names the real set in the feature cache (data set + resolution + count).
-        inception_weights: a local weights file (see ``resolve_inception_weights``).
+        inception_weights: a local weights file (see ``weights.resolve_inception_weights``).
         dinov2_weights: the DINOv2 ViT-L/14 weights file for fdd (``dinov2.resolve_weights``:
             else the env variable, torch's hub cache, or a download).
             Digits metrics (dfid, dkid, dis, dcov) ignore ``real``: their reference is the

@@ -19,14 +19,13 @@ from torch.utils.data import Dataset
 from transgan.data.datasets import MappedDataset, data_key, image_of
 from transgan.data.labels import class_shares
 from transgan.evaluation.metrics import (
-    INCEPTION_URL,
     EvalError,
     evaluate,
     feature_extractor_of,
     parse_metrics,
     real_subset,
-    resolve_inception_weights,
 )
+from transgan.evaluation.weights import INCEPTION_URL, resolve_inception_weights
 from transgan.fileio import append_jsonl
 from transgan.training.config import TrainConfig
 
