@@ -97,7 +97,7 @@ def test_estimate_flops_matches_torch_flop_counter() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"dim": 100}, "divisible by 4 at every PixelShuffle"),
+        ({"dim": 100}, "25 channels cannot go through 'pixel', which divides them by 4"),
         ({"dim": 96, "num_heads": 5}, "num_heads=5"),
         ({"output": "sigmoid"}, "'sigmoid'"),
         ({"depths": (0, 0, 0)}, "depths"),

@@ -110,6 +110,56 @@ def test_upsample_ops_shapes_and_pixel_shuffle_channel_order() -> None:
     assert shuffled[0, 8, 1] == x[0, 0, 6]  # token (1,0): channel 1 <- 4 + 2
 
 
+def test_expand_upsampling_is_a_learned_linear_to_four_children_that_keeps_the_scale() -> None:
+    from transgan.models.generator import Generator, GeneratorConfig
+
+    config = GeneratorConfig(
+        latent_dim=8, bottom_width=4, dim=64, depths=(1, 1, 1), upsample=("expand", "bicubic")
+    )
+    assert config.stage_dims == (64, 32, 32)
+    torch.manual_seed(0)
+    g = Generator(config)
+    x = torch.randn(3, 16, 64)  # 4×4 tokens, 64 channels
+    up = g.upsample_into(1, x)
+    assert up.shape == (3, 64, 32)
+    children = g.expands[0](x)  # (3, 16, 128): child (i, j)'s channel c is 4c + 2i + j
+    assert torch.equal(up[:, 1, 5], children[:, 0, 4 * 5 + 1])  # token (0,1) of parent (0,0)
+    assert torch.equal(up[:, 8 + 1, 2], children[:, 0, 4 * 2 + 3])  # token (1,1): offset (1,1)
+    # the children keep the parents' scale; at the blocks' 0.02 init they came out 1/5 of
+    # it, and two expansions left G's content far below its position embedding
+    assert 0.8 < up.std().item() / x.std().item() < 1.25
+    # only the expanding stage has parameters: snapshots of the other plans keep their keys
+    assert [k for k in g.state_dict() if k.startswith("expands.")] == [
+        "expands.0.weight",
+        "expands.0.bias",
+    ]
+    assert not any(
+        k.startswith("expands.")
+        for k in transgan.create_model("transgan2_tiny").generator.state_dict()
+    )
+    with pytest.raises(ValueError, match="'expand', which divides them by 2"):
+        GeneratorConfig(dim=66, depths=(1, 1, 1), num_heads=1, upsample=("expand", "expand"))
+
+
+def test_expand_flops_match_torch_flop_counter() -> None:
+    from transgan.models.generator import Generator, GeneratorConfig
+
+    g = Generator(
+        GeneratorConfig(
+            latent_dim=8,
+            bottom_width=2,
+            dim=32,
+            depths=(1, 1, 1),
+            upsample=("expand", "expand"),
+            windows=(0, 0, 4),
+            attn_impl="math",
+        )
+    )
+    with FlopCounterMode(display=False) as counter:
+        g(torch.randn(1, 8))
+    assert counter.get_total_flops() == g.estimate_flops()
+
+
 def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same() -> None:
     """transgan2_mnist's last stage (bicubic to 32², no block) runs its Linear to RGB before
     the up-sampling; the images must be those of the stage as written: up-sample the C-channel
@@ -124,7 +174,7 @@ def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same() -> No
     x = g.to_tokens(z).view(4, -1, g.config.dim)
     for s in range(len(g.stages) - 1):
         if s:
-            x = upsample_tokens(x, g.config.stage_widths[s - 1], g.config.upsample_ops[s - 1])
+            x = g.upsample_into(s, x)
         x = x + g.pos_embeds[s]
         for block in g.stages[s]:
             x = block(x)

@@ -7,7 +7,9 @@ One class, driven by a per-stage plan in ``GeneratorConfig``: the v1 "memory-fri
 generator is the default plan (PixelShuffle between stages, global attention, LayerNorm);
 the authors' later generators (SPEC-v2 §3) are other plans — bicubic or "updown"
 up-sampling, attention in windows in the high-resolution stages, relative position bias,
-noise injection, PixelNorm, and cross-attention to a latent memory (CelebA-HQ).
+noise injection, PixelNorm, and cross-attention to a latent memory (CelebA-HQ) — and ours:
+"expand" up-sampling, a learned per-token Linear to four child tokens (what a 2×2,
+stride-2 transposed convolution computes, written on tokens).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from transgan.models.layers import (
 from transgan.models.token_maps import upsample_tokens
 
 OUTPUT_KINDS = ("linear", "tanh")
-UPSAMPLE_OPS = ("pixel", "bicubic", "updown")  # channels ÷4, kept, ÷4 (after smoothing)
+# how each op changes the channels: ÷4, kept, ÷4 (after smoothing), ÷2 (learned)
+UPSAMPLE_OPS = ("pixel", "bicubic", "updown", "expand")
+CHANNEL_DIVISORS = {"pixel": 4, "bicubic": 1, "updown": 4, "expand": 2}
 INITS = ("trunc_normal", "pytorch")
 
 
@@ -51,7 +55,7 @@ class GeneratorConfig:
     attn_impl: str = "sdpa"  # "sdpa" (fused kernels) or "math" (explicit fp32 softmax)
     mtct: bool = False  # add the low-resolution token embedding used by MT-CT co-training
     # --- v2 plan (SPEC-v2 §3); the defaults give v1 ---
-    upsample: tuple[str, ...] = ()  # op before each later stage: pixel|bicubic|updown; ()=pixel
+    upsample: tuple[str, ...] = ()  # op before each stage after the first: UPSAMPLE_OPS; ()=pixel
     windows: tuple[int, ...] = ()  # attention window side per stage; 0 = global; () = global
     rel_bias: bool = False  # relative position bias over each attended square
     noise: bool = False  # noise injection on every attention input
@@ -105,12 +109,13 @@ class GeneratorConfig:
             raise ValueError("MT-CT needs at least two generator stages")
         dim = self.dim
         for op in self.upsample_ops:
-            if op != "bicubic" and dim % 4:
+            if dim % CHANNEL_DIVISORS[op]:
                 raise ValueError(
-                    f"generator dim must be divisible by 4 at every PixelShuffle "
-                    f"(plan {self.upsample_ops}), got dim={self.dim}"
+                    f"generator dim {self.dim} must halve or quarter evenly at every "
+                    f"up-sampling (plan {self.upsample_ops}); {dim} channels cannot go "
+                    f"through {op!r}, which divides them by {CHANNEL_DIVISORS[op]}"
                 )
-            dim = dim if op == "bicubic" else dim // 4
+            dim //= CHANNEL_DIVISORS[op]
         for d in self.stage_dims:
             if d % self.num_heads != 0:
                 raise ValueError(
@@ -146,7 +151,7 @@ class GeneratorConfig:
     def stage_dims(self) -> tuple[int, ...]:
         dims = [self.dim]
         for op in self.upsample_ops:
-            dims.append(dims[-1] if op == "bicubic" else dims[-1] // 4)
+            dims.append(dims[-1] // CHANNEL_DIVISORS[op])
         return tuple(dims)
 
     @property
@@ -207,6 +212,12 @@ class Generator(nn.Module):
                 c.stage_dims, c.stage_widths, c.stage_windows, c.depths, strict=True
             )
         )
+        # "expand": each token's Linear to its four children (2·C values, C/2 each), then
+        # PixelShuffle places them; stages with another op hold a parameter-free Identity
+        self.expands = nn.ModuleList(
+            nn.Linear(d, 2 * d) if op == "expand" else nn.Identity()
+            for d, op in zip(c.stage_dims, c.upsample_ops, strict=False)
+        )
         # the authors' 1x1 conv as a Linear; with out_patch p, each token's p×p pixels
         self.to_rgb = nn.Linear(c.stage_dims[-1], 3 * c.out_patch**2)
         # MT-CT: a low-resolution image enters stage 2 through its own pixel embedding.
@@ -216,6 +227,12 @@ class Generator(nn.Module):
         self.apply(init_transformer_weights if c.init == "trunc_normal" else init_pytorch_default)
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
+        for expand in self.expands:
+            # keeps the tokens' scale: at std 0.02 two expansions shrank the content of
+            # transgan2_mnist's 16² tokens ~30× below their position embedding (a G that
+            # started near one image for every z: MNIST-FID 654 at 300 s, docs/quality.md)
+            if isinstance(expand, nn.Linear):
+                nn.init.normal_(expand.weight, std=expand.in_features**-0.5)
         for module in self.modules():  # a conditional G starts as the unconditional one
             if isinstance(module, NormModulation):
                 module.reset_parameters()
@@ -264,7 +281,7 @@ class Generator(nn.Module):
         colour_first = first_stage < last and self._colour_before_last_upsample
         for s in range(first_stage, last if colour_first else last + 1):
             if s > first_stage:
-                x = upsample_tokens(x, c.stage_widths[s - 1], c.upsample_ops[s - 1])
+                x = self.upsample_into(s, x)
             x = x + self.pos_embeds[s]
             for b, block in enumerate(self.stages[s]):
                 x = block(x, self.block_masks.get((s, b)), memory, cond)
@@ -276,6 +293,14 @@ class Generator(nn.Module):
         return rearrange(
             x, "b (h w) (p1 p2 c) -> b c (h p1) (w p2)", h=c.stage_widths[-1], p1=p, p2=p
         )
+
+    def upsample_into(self, stage: int, x: torch.Tensor) -> torch.Tensor:
+        """Stage ``stage - 1``'s tokens (B, N, C) up-sampled ×2 to stage ``stage``'s grid
+        (B, 4N, C'), before its position embedding."""
+        op = self.config.upsample_ops[stage - 1]
+        if op == "expand":  # (B, N, C) -> (B, N, 2C), then PixelShuffle -> (B, 4N, C/2)
+            x, op = self.expands[stage - 1](x), "pixel"
+        return upsample_tokens(x, self.config.stage_widths[stage - 1], op)
 
     @property
     def _colour_before_last_upsample(self) -> bool:
@@ -328,5 +353,8 @@ class Generator(nn.Module):
         for w, d, op in zip(c.stage_widths, dims, c.upsample_ops, strict=False):
             if op == "bicubic":
                 flops += 12 * d * w**3
+        for w, d, op in zip(c.stage_widths, c.stage_dims, c.upsample_ops, strict=False):
+            if op == "expand":  # a Linear from d to 2d on each of the w² tokens
+                flops += 2 * w * w * d * 2 * d
         flops += 2 * rgb_tokens * c.stage_dims[-1] * 3
         return flops

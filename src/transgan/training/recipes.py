@@ -252,7 +252,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "mnist-pure",
             "-",
-            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's 16² tokens "
+            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's tokens "
+            "up-sampled by learned expansions (widths 128 → 64 → 32), its 16² tokens "
             "bicubic-decoded to 32² pixels, tanh — and digits-pure's D (L2 attention, "
             "overlapping 8-px patches, flatten head, minibatch-std), R1 γ 4, D's lr 4× G's, "
             "batch 32",
