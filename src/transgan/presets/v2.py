@@ -229,9 +229,9 @@ def transgan2_mnist() -> ModelConfig:
     """32px MNIST (ours): a G of 4² → 8² → 16² tokens (4×4 windows at 16²) whose tokens
     up-sample by "expand" — each token's learned Linear to four children of half its width,
     128 → 64 → 32 (PixelShuffle's 128 → 32 → 32 left 8² at a quarter of the width: median
-    MNIST-FID at 300 s 110.0 against 121.7, 3 seeds, one invocation) — then a bicubic ×2 to 32² with
-    no block there — a smooth decoder from 16² tokens to pixels, not a 1,024-token stage of
-    attention — and a tanh output; the patch D reads 8-px patches (16 tokens: with
+    MNIST-FID at 300 s 110 against 142 over five seeds run side by side) — then a bicubic ×2
+    to 32² with no block there — a smooth decoder from 16² tokens to pixels, not a 1,024-token
+    stage of attention — and a tanh output; the patch D reads 8-px patches (16 tokens: with
     mnist-pure's overlap, 16-px windows, as digits-pure's D reads 8-px windows at 16 px;
     4-px patches, 64 tokens, cost 2.2× the iteration time and did no better per second).
     docs/quality.md: the sweeps (2×2 patches per token, ``out_patch=2``, drew checkerboards)."""
