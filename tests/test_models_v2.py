@@ -141,25 +141,6 @@ def test_expand_upsampling_is_a_learned_linear_to_four_children_that_keeps_the_s
         GeneratorConfig(dim=66, depths=(1, 1, 1), num_heads=1, upsample=("expand", "expand"))
 
 
-def test_expand_flops_match_torch_flop_counter() -> None:
-    from transgan.models.generator import Generator, GeneratorConfig
-
-    g = Generator(
-        GeneratorConfig(
-            latent_dim=8,
-            bottom_width=2,
-            dim=32,
-            depths=(1, 1, 1),
-            upsample=("expand", "expand"),
-            windows=(0, 0, 4),
-            attn_impl="math",
-        )
-    )
-    with FlopCounterMode(display=False) as counter:
-        g(torch.randn(1, 8))
-    assert counter.get_total_flops() == g.estimate_flops()
-
-
 def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same() -> None:
     """transgan2_mnist's last stage (bicubic to 32², no block) runs its Linear to RGB before
     the up-sampling; the images must be those of the stage as written: up-sample the C-channel
@@ -211,20 +192,32 @@ def test_windowed_flops_match_torch_flop_counter() -> None:
     assert counter.get_total_flops() == gan.discriminator.estimate_flops()
 
 
-def test_cross_attention_flops_match_torch_flop_counter() -> None:
+@pytest.mark.parametrize(
+    "plan",
+    [
+        # learned expansions into a windowed last stage
+        {
+            "bottom_width": 2,
+            "dim": 32,
+            "depths": (1, 1, 1),
+            "upsample": ("expand", "expand"),
+            "windows": (0, 0, 4),
+        },
+        # cross-attention to the latent memory, bicubic up-sampling
+        {
+            "bottom_width": 4,
+            "dim": 16,
+            "depths": (0, 1),
+            "upsample": ("bicubic",),
+            "cross_attention": True,
+        },
+    ],
+    ids=["expand", "cross-attention"],
+)
+def test_generator_plan_flops_match_torch_flop_counter(plan: dict) -> None:
     from transgan.models.generator import Generator, GeneratorConfig
 
-    g = Generator(
-        GeneratorConfig(
-            latent_dim=8,
-            bottom_width=4,
-            dim=16,
-            depths=(0, 1),
-            upsample=("bicubic",),
-            cross_attention=True,
-            attn_impl="math",
-        )
-    )
+    g = Generator(GeneratorConfig(latent_dim=8, attn_impl="math", **plan))
     with FlopCounterMode(display=False) as counter:
         g(torch.randn(1, 8))
     assert counter.get_total_flops() == g.estimate_flops()

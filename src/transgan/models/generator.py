@@ -350,11 +350,10 @@ class Generator(nn.Module):
         if self._colour_before_last_upsample:  # the last bicubic moves 3 channels
             dims[-1] = 3
             rgb_tokens = c.stage_widths[-2] ** 2
-        for w, d, op in zip(c.stage_widths, dims, c.upsample_ops, strict=False):
+        for w, d_in, d, op in zip(c.stage_widths, c.stage_dims, dims, c.upsample_ops, strict=False):
             if op == "bicubic":
                 flops += 12 * d * w**3
-        for w, d, op in zip(c.stage_widths, c.stage_dims, c.upsample_ops, strict=False):
-            if op == "expand":  # a Linear from d to 2d on each of the w² tokens
-                flops += 2 * w * w * d * 2 * d
+            elif op == "expand":  # a Linear from d_in to 2·d_in on each of the w² tokens
+                flops += 2 * w * w * d_in * 2 * d_in
         flops += 2 * rgb_tokens * c.stage_dims[-1] * 3
         return flops
