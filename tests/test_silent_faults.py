@@ -11,9 +11,11 @@ import pytest
 import torch
 from conftest import tiny_overrides, tiny_train_config
 
+import transgan
 from transgan import presets
 from transgan.data import datasets as builtin
 from transgan.data import labels as labelled
+from transgan.distributed import DistInfo
 from transgan.fileio import append_jsonl, read_jsonl
 from transgan.models.layers import NoiseInjection
 from transgan.sampling import generate_images, latents, stream_seed
@@ -22,6 +24,7 @@ from transgan.training.d_terms import discriminator_loss
 from transgan.training.loop import train
 from transgan.training.losses import LossConfig
 from transgan.training.precision import PrecisionError
+from transgan.training.precision_cache import cache_key
 from transgan.training.state import list_states, load_state
 
 
@@ -323,3 +326,14 @@ def test_auto_remembers_its_decision_for_the_same_cpu_model_and_iteration(
     assert record["used"] == "fp32" and record["reason"].startswith("cached from")
     train(tiny_train_config(precision="auto", kimg=0.016, batch=16), out=tmp_path / "c")
     assert len(timed) > first
+
+
+def test_auto_times_again_after_an_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A remembered decision holds for one transgan version: a release that computes
+    differently (bf16 attention on CPUs, issue 37's sixth round) must not inherit it."""
+    cfg = tiny_train_config(precision="auto")
+    info = DistInfo(0, 1, 0, torch.device("cpu"))
+    key = cache_key(cfg, cfg.model_config(), info)
+    assert cache_key(cfg, cfg.model_config(), info) == key
+    monkeypatch.setattr(transgan, "__version__", "99.0.0")
+    assert cache_key(cfg, cfg.model_config(), info) != key

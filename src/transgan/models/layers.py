@@ -16,13 +16,13 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from transgan.models.conditioning import NormModulation, modulate
 from transgan.models.lipschitz import l2_attention
+from transgan.models.sdpa import sdpa
 from transgan.models.token_maps import Rotary2D, window_merge, window_partition
 
 ATTENTION_IMPLS = ("sdpa", "math")
@@ -207,9 +207,9 @@ def _check_heads(dim: int, num_heads: int, impl: str) -> None:
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, impl: str
 ) -> torch.Tensor:
-    """Attention on (B, heads, N, d) through fused SDPA or the explicit ``math`` path."""
+    """Attention on (B, heads, N, d) through SDPA (models/sdpa.py) or the explicit ``math`` path."""
     if impl == "sdpa":
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return sdpa(q, k, v, mask)
     return math_attention(q, k, v, mask)
 
 

@@ -10,7 +10,8 @@
   reports makes plain spectral norm's ViT discriminator learn far too slowly. The initial
   scale is that of an equalised (fan-in scaled) layer, as in the official code.
 
-The L2 logits still run on the fused SDPA kernel: with q′ = [q, 1] and k′ = [2k, −‖k‖²],
+The L2 logits still run on SDPA (models/sdpa.py: the fused kernel, or matmuls on a CPU in
+bf16): with q′ = [q, 1] and k′ = [2k, −‖k‖²],
 q′·k′ = 2q·k − ‖k‖² = −‖q − k‖² + ‖q‖², and ‖q_i‖² is the same for every key of row i, which
 a softmax ignores.
 """
@@ -22,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from transgan.models.sdpa import sdpa
+
 
 def l2_attention(
     q: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, impl: str
@@ -32,7 +35,7 @@ def l2_attention(
         ones = torch.ones_like(q[..., :1])
         q_aug = torch.cat([q, ones], dim=-1)  # (B, h, N, d+1)
         k_aug = torch.cat([2 * q, -q.square().sum(-1, keepdim=True)], dim=-1)
-        return F.scaled_dot_product_attention(q_aug, k_aug, v, attn_mask=mask, scale=d**-0.5)
+        return sdpa(q_aug, k_aug, v, mask, scale=d**-0.5)
     qf = q.float()
     distance = torch.cdist(qf, qf).square()  # (B, h, N, N)
     scores = -distance * d**-0.5

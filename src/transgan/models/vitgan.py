@@ -34,6 +34,7 @@ from transgan.models.fields import check_fields
 from transgan.models.init import count_params
 from transgan.models.layers import ATTENTION_IMPLS, NoiseInjection, math_attention
 from transgan.models.lipschitz import ImprovedSpectralNorm, l2_attention
+from transgan.models.sdpa import sdpa
 from transgan.models.style import (
     EqualLinear,
     FourierFeatures,
@@ -154,7 +155,7 @@ class ViTGANAttention(nn.Module):
         elif self.kind == "dot" and self.impl == "math":
             out = math_attention(heads[0], heads[1], heads[2])
         elif self.kind == "dot":
-            out = F.scaled_dot_product_attention(heads[0], heads[1], heads[2])
+            out = sdpa(heads[0], heads[1], heads[2])
         else:
             out = code_attention(heads[0], heads[1], heads[2], self.temperature)
         return self.proj(rearrange(out, "b h n d -> b n (h d)"))
@@ -166,12 +167,12 @@ def code_attention(
     """The official code's logits T/√d·(mean(q_i²) − 2·q_i·k_j + mean(q_j²)), softmax over j.
 
     mean(q_i²) is the same for every key of row i, which a softmax ignores; the rest is one
-    dot product of q′ = [−2q, 1] and k′ = [k, mean(q²)], so the fused kernel computes it.
+    dot product of q′ = [−2q, 1] and k′ = [k, mean(q²)], so SDPA computes it.
     """
     scale = q.shape[-1] ** -0.5
     q_aug = torch.cat([-2 * q, torch.ones_like(q[..., :1])], dim=-1) * temperature
     k_aug = torch.cat([k, q.square().mean(-1, keepdim=True)], dim=-1)
-    return F.scaled_dot_product_attention(q_aug, k_aug, v, scale=scale)
+    return sdpa(q_aug, k_aug, v, scale=scale)
 
 
 class ViTGANBlock(nn.Module):

@@ -2,7 +2,8 @@
 
 Timing both precisions takes up to ~20 s before the first tick — a large share of a
 ``--max-time 300`` run. The decision holds for the same device (CPU model and flags, or GPU),
-torch version, thread count, number of ranks, model and iteration settings (batch, loss,
+torch and transgan versions (a release may compute differently: 0.3.0 made bf16 attention
+faster on CPUs), thread count, number of ranks, model and iteration settings (batch, loss,
 penalty, augmentation, accumulation, compile, …); anything else differing measures again.
 The cache is one small JSON file in the user's cache folder (``$TRANSGAN_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/transgan``, else ``~/.cache/transgan``). It is only an optimisation: a
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+import transgan
 from transgan import presets
 from transgan.distributed import DistInfo
 from transgan.fileio import write_json_atomic
@@ -59,6 +61,7 @@ def cache_key(cfg: TrainConfig, model_config: presets.ModelConfig, info: DistInf
         "device": device_name(info.device),
         "cpu_flags": sorted(cpu_model_and_flags()[1]) if info.device.type == "cpu" else [],
         "torch": torch.__version__,
+        "transgan": transgan.__version__,
         "threads": torch.get_num_threads(),
         "world_size": info.world_size,
         "model": model_config.to_dict(),

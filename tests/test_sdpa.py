@@ -1,0 +1,82 @@
+"""SDPA's path (models/sdpa.py): matmuls and a softmax for bf16/fp16 on a CPU, the fused
+kernel everywhere else — the same attention either way."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transgan.models import sdpa as sdpa_module
+from transgan.models.layers import Block
+from transgan.models.sdpa import sdpa, uses_fused_kernel
+
+
+def _qkv(dtype: torch.dtype, n: int = 16, m: int = 16) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    shapes = [(3, 2, n, 8), (3, 2, m, 8), (3, 2, m, 8)]
+    return [torch.randn(s, generator=g).to(dtype).requires_grad_() for s in shapes]
+
+
+MASKS = {
+    "none": None,
+    "bool": torch.rand(16, 16, generator=torch.Generator().manual_seed(1)) > 0.3,
+    "bias": torch.randn(2, 16, 16, generator=torch.Generator().manual_seed(2)),
+}
+
+
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("scale", [None, 0.2])
+def test_low_precision_cpu_path_matches_fp32_sdpa(mask_name: str, scale: float | None) -> None:
+    mask = MASKS[mask_name]
+    if mask is not None and mask.dtype == torch.bool:
+        mask = mask | torch.eye(16, dtype=torch.bool)  # every query sees at least one key
+    q, k, v = _qkv(torch.bfloat16)
+    out = sdpa(q, k, v, mask, scale=scale)
+    out.float().square().sum().backward()
+    ref_inputs = [t.detach().float().requires_grad_() for t in (q, k, v)]
+    ref = F.scaled_dot_product_attention(*ref_inputs, attn_mask=mask, scale=scale)
+    ref.square().sum().backward()
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
+    for got, want in zip((q, k, v), ref_inputs, strict=True):
+        torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
+
+
+def test_path_by_device_and_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls, original = [], F.scaled_dot_product_attention
+
+    def fused(*args, **kwargs):
+        calls.append(args[0].dtype)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sdpa_module.F, "scaled_dot_product_attention", fused)
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        sdpa(*_qkv(dtype))
+    assert calls == [torch.float32]  # bf16 and fp16 on a CPU: matmuls and a softmax
+    assert uses_fused_kernel(torch.zeros(1, dtype=torch.float32))
+    assert not uses_fused_kernel(torch.zeros(1, dtype=torch.bfloat16))
+    assert uses_fused_kernel(torch.zeros(1, dtype=torch.bfloat16, device="meta"))
+
+
+@pytest.mark.parametrize("kind", ["dot", "l2"])
+def test_block_under_cpu_autocast_matches_fp32(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """G's windowed blocks and D's L2 blocks under bf16 autocast: no fused kernel, the same
+    output as in fp32 to bf16's precision."""
+    fused_dtypes, original = [], F.scaled_dot_product_attention
+
+    def fused(*args, **kwargs):
+        fused_dtypes.append(args[0].dtype)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", fused)
+    torch.manual_seed(0)
+    block = Block(32, num_heads=2, attn_kind=kind, grid=8, window=4)
+    x = torch.randn(4, 64, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = block(x)
+    assert fused_dtypes == []
+    ref = block(x)
+    assert fused_dtypes == [torch.float32]
+    assert low.shape == ref.shape and torch.isfinite(low).all()
+    torch.testing.assert_close(low.float(), ref, atol=5e-2, rtol=5e-2)
