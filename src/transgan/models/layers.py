@@ -176,6 +176,9 @@ def math_attention(
 ) -> torch.Tensor:
     """softmax(q·kᵀ·scale + bias)·v computed explicitly in fp32, as the authors' code does.
 
+    Under autocast it is not fp32: autocast casts the matmuls' fp32 inputs back to its dtype,
+    and the softmax then runs on those scores (on a CPU in bf16).
+
     Args:
         q, k, v: (B, heads, N, head_dim) (k and v may have another length M).
         attn_mask: optional boolean (N, M) — True where a query may see a key — or an
