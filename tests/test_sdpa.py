@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transgan.models import sdpa as sdpa_module
 from transgan.models.layers import Block
 from transgan.models.sdpa import sdpa, uses_fused_kernel
 
@@ -43,40 +42,39 @@ def test_low_precision_cpu_path_matches_fp32_sdpa(mask_name: str, scale: float |
         torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
 
 
-def test_path_by_device_and_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def fused_calls(monkeypatch: pytest.MonkeyPatch) -> list[torch.dtype]:
+    """The query dtype of every call to torch's fused SDPA while the test runs."""
     calls, original = [], F.scaled_dot_product_attention
 
-    def fused(*args, **kwargs):
+    def recording(*args, **kwargs):
         calls.append(args[0].dtype)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(sdpa_module.F, "scaled_dot_product_attention", fused)
+    monkeypatch.setattr(F, "scaled_dot_product_attention", recording)
+    return calls
+
+
+def test_path_by_device_and_dtype(fused_calls: list[torch.dtype]) -> None:
     for dtype in (torch.float32, torch.bfloat16, torch.float16):
         sdpa(*_qkv(dtype))
-    assert calls == [torch.float32]  # bf16 and fp16 on a CPU: matmuls and a softmax
+    assert fused_calls == [torch.float32]  # bf16 and fp16 on a CPU: matmuls and a softmax
     assert uses_fused_kernel(torch.zeros(1, dtype=torch.float32))
     assert not uses_fused_kernel(torch.zeros(1, dtype=torch.bfloat16))
     assert uses_fused_kernel(torch.zeros(1, dtype=torch.bfloat16, device="meta"))
 
 
 @pytest.mark.parametrize("kind", ["dot", "l2"])
-def test_block_under_cpu_autocast_matches_fp32(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_block_under_cpu_autocast_matches_fp32(kind: str, fused_calls: list[torch.dtype]) -> None:
     """G's windowed blocks and D's L2 blocks under bf16 autocast: no fused kernel, the same
     output as in fp32 to bf16's precision."""
-    fused_dtypes, original = [], F.scaled_dot_product_attention
-
-    def fused(*args, **kwargs):
-        fused_dtypes.append(args[0].dtype)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(F, "scaled_dot_product_attention", fused)
     torch.manual_seed(0)
     block = Block(32, num_heads=2, attn_kind=kind, grid=8, window=4)
     x = torch.randn(4, 64, 32)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = block(x)
-    assert fused_dtypes == []
+    assert fused_calls == []
     ref = block(x)
-    assert fused_dtypes == [torch.float32]
+    assert fused_calls == [torch.float32]
     assert low.shape == ref.shape and torch.isfinite(low).all()
     torch.testing.assert_close(low.float(), ref, atol=5e-2, rtol=5e-2)

@@ -22,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from transgan.models.conditioning import NormModulation, modulate
 from transgan.models.lipschitz import l2_attention
-from transgan.models.sdpa import sdpa
+from transgan.models.sdpa import apply_mask, sdpa
 from transgan.models.token_maps import Rotary2D, window_merge, window_partition
 
 ATTENTION_IMPLS = ("sdpa", "math")
@@ -177,7 +177,7 @@ def math_attention(
     """softmax(q·kᵀ·scale + bias)·v computed explicitly in fp32, as the authors' code does.
 
     Under autocast it is not fp32: autocast casts the matmuls' fp32 inputs back to its dtype,
-    and the softmax then runs on those scores (on a CPU in bf16).
+    and the softmax runs on those scores (in that dtype, unless an additive bias promotes them).
 
     Args:
         q, k, v: (B, heads, N, head_dim) (k and v may have another length M).
@@ -188,12 +188,7 @@ def math_attention(
     """
     scale = q.shape[-1] ** -0.5
     scores = (q.float() @ k.float().transpose(-2, -1)) * scale  # (B, h, N, M)
-    if attn_mask is not None:
-        if attn_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-        else:
-            scores = scores + attn_mask.float()
-    weights = scores.softmax(dim=-1)
+    weights = apply_mask(scores, attn_mask, torch.float32).softmax(dim=-1)
     return (weights @ v.float()).to(q.dtype)
 
 

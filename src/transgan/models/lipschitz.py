@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from transgan.models.sdpa import sdpa
+from transgan.models.sdpa import apply_mask, sdpa
 
 
 def l2_attention(
@@ -38,12 +38,7 @@ def l2_attention(
         return sdpa(q_aug, k_aug, v, mask, scale=d**-0.5)
     qf = q.float()
     distance = torch.cdist(qf, qf).square()  # (B, h, N, N)
-    scores = -distance * d**-0.5
-    if mask is not None:
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        else:
-            scores = scores + mask.float()
+    scores = apply_mask(-distance * d**-0.5, mask, torch.float32)
     return (scores.softmax(-1) @ v.float()).to(q.dtype)
 
 

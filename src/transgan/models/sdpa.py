@@ -39,9 +39,16 @@ def sdpa(
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     scores = (q * scale) @ k.transpose(-2, -1)  # (B, heads, N, M)
-    if attn_mask is not None:
-        if attn_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-        else:
-            scores = scores + attn_mask.to(scores.dtype)
-    return scores.softmax(dim=-1) @ v
+    return apply_mask(scores, attn_mask, scores.dtype).softmax(dim=-1) @ v
+
+
+def apply_mask(
+    scores: torch.Tensor, mask: torch.Tensor | None, bias_dtype: torch.dtype
+) -> torch.Tensor:
+    """Attention logits with a mask applied: −inf where a boolean mask is False, or an
+    additive float bias, cast to ``bias_dtype`` first (None: the logits unchanged)."""
+    if mask is None:
+        return scores
+    if mask.dtype == torch.bool:
+        return scores.masked_fill(~mask, float("-inf"))
+    return scores + mask.to(bias_dtype)
