@@ -245,7 +245,7 @@ def test_overlapping_patchifier_equals_a_strided_conv() -> None:
 
 
 def test_v1_discriminators_overlapping_patch_embedding_is_its_conv_with_r1_gradients() -> None:
-    """The overlapping patch embedding runs as unfold + matmul on the Conv2d's own weight: the
+    """The overlapping patch embedding runs from p×p blocks on the Conv2d's own weight: the
     same tokens, input gradient and R1 (double-backward) weight gradient as the conv."""
     from transgan.models.token_maps import overlapping_patch_tokens
 

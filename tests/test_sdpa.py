@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from transgan.models.layers import Block
-from transgan.models.sdpa import sdpa, uses_fused_kernel
+from transgan.models.sdpa import SHORT_ROW, sdpa, uses_fused_kernel
 
 
 def _qkv(dtype: torch.dtype, n: int = 16, m: int = 16) -> list[torch.Tensor]:
@@ -40,6 +41,42 @@ def test_low_precision_cpu_path_matches_fp32_sdpa(mask_name: str, scale: float |
     torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
     for got, want in zip((q, k, v), ref_inputs, strict=True):
         torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
+
+
+@pytest.mark.parametrize("keys", [8, 48])
+def test_low_precision_cpu_path_matches_fp32_sdpa_on_short_and_long_rows(keys: int) -> None:
+    q, k, v = _qkv(torch.bfloat16, n=16, m=keys)
+    sdpa(q, k, v).float().square().sum().backward()
+    ref_inputs = [t.detach().float().requires_grad_() for t in (q, k, v)]
+    F.scaled_dot_product_attention(*ref_inputs).square().sum().backward()
+    for got, want in zip((q, k, v), ref_inputs, strict=True):
+        torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
+
+
+class _SoftmaxDtypes(TorchDispatchMode):
+    """Records the dtype of every softmax (forward and backward) run inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes: list[torch.dtype] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in (torch.ops.aten._softmax, torch.ops.aten._softmax_backward_data):
+            self.dtypes.append(args[0].dtype)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("keys", [SHORT_ROW // 2, SHORT_ROW - 1, SHORT_ROW, 2 * SHORT_ROW])
+def test_short_rows_take_their_softmax_in_fp32(keys: int) -> None:
+    """bf16's softmax kernel on a CPU is slow on rows shorter than a vector (models/sdpa.py):
+    those rows run in fp32, forward and backward; longer rows stay in bf16."""
+    q, k, v = _qkv(torch.bfloat16, n=8, m=keys)
+    with _SoftmaxDtypes() as seen:
+        out = sdpa(q, k, v)
+        out.float().sum().backward()
+    want = torch.float32 if keys < SHORT_ROW else torch.bfloat16
+    assert out.dtype == torch.bfloat16
+    assert seen.dtypes == [want, want]
 
 
 @pytest.fixture

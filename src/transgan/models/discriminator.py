@@ -168,7 +168,7 @@ class Discriminator(nn.Module):
                 f"discriminator expects {c.img_size}x{c.img_size} images, got {tuple(x.shape[-2:])}"
             )
         p = c.patch_size
-        if c.patch_overlap:  # (B, 3, H, W) -> (B, N, C); the conv's weight, unfold + matmul
+        if c.patch_overlap:  # (B, 3, H, W) -> (B, N, C); the conv's weight, from p×p blocks
             weight = self.patch_embed.weight.flatten(1)  # (C, 3, 2p, 2p) -> (C, 3·2p·2p)
             tokens = overlapping_patch_tokens(x, weight, self.patch_embed.bias, p)
         else:
