@@ -12,7 +12,7 @@ from transgan.presets import GAN, ModelConfig, build_gan, create_model, get_conf
 from transgan.snapshot import load_generator
 from transgan.snapshot import read_snapshot as load_snapshot
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 __all__ = [
     "GAN",
