@@ -3,8 +3,9 @@
 Timing both precisions takes up to ~20 s before the first tick — a large share of a
 ``--max-time 300`` run. The decision holds for the same device (CPU model and flags, or GPU),
 torch and transgan versions (a release may compute differently: 0.3.0 made bf16 attention
-faster on CPUs, 0.3.1 bf16's short softmax rows and the overlapping patches), thread count, number of ranks, model and iteration settings (batch, loss,
-penalty, augmentation, accumulation, compile, …); anything else differing measures again.
+faster on CPUs, 0.3.1 bf16's short softmax rows and the overlapping patches), thread count,
+number of ranks, model and iteration settings (batch, loss, penalty, augmentation,
+accumulation, compile, …); anything else differing measures again.
 The cache is one small JSON file in the user's cache folder (``$TRANSGAN_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/transgan``, else ``~/.cache/transgan``). It is only an optimisation: a
 file that cannot be read or written is ignored.
