@@ -18,6 +18,19 @@ def _qkv(dtype: torch.dtype, n: int = 16, m: int = 16) -> list[torch.Tensor]:
     return [torch.randn(s, generator=g).to(dtype).requires_grad_() for s in shapes]
 
 
+def _against_fp32_sdpa(
+    qkv: list[torch.Tensor], mask: torch.Tensor | None = None, scale: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """``sdpa`` on ``qkv`` and torch's SDPA on fp32 copies, each backpropagating the sum of
+    squares: (output, fp32 output, [(gradient, fp32 gradient)] for q, k, v)."""
+    out = sdpa(*qkv, mask, scale=scale)
+    out.float().square().sum().backward()
+    ref_inputs = [t.detach().float().requires_grad_() for t in qkv]
+    ref = F.scaled_dot_product_attention(*ref_inputs, attn_mask=mask, scale=scale)
+    ref.square().sum().backward()
+    return out, ref, [(t.grad, r.grad) for t, r in zip(qkv, ref_inputs, strict=True)]
+
+
 MASKS = {
     "none": None,
     "bool": torch.rand(16, 16, generator=torch.Generator().manual_seed(1)) > 0.3,
@@ -31,26 +44,18 @@ def test_low_precision_cpu_path_matches_fp32_sdpa(mask_name: str, scale: float |
     mask = MASKS[mask_name]
     if mask is not None and mask.dtype == torch.bool:
         mask = mask | torch.eye(16, dtype=torch.bool)  # every query sees at least one key
-    q, k, v = _qkv(torch.bfloat16)
-    out = sdpa(q, k, v, mask, scale=scale)
-    out.float().square().sum().backward()
-    ref_inputs = [t.detach().float().requires_grad_() for t in (q, k, v)]
-    ref = F.scaled_dot_product_attention(*ref_inputs, attn_mask=mask, scale=scale)
-    ref.square().sum().backward()
+    out, ref, grads = _against_fp32_sdpa(_qkv(torch.bfloat16), mask, scale)
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
-    for got, want in zip((q, k, v), ref_inputs, strict=True):
-        torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
+    for got, want in grads:
+        torch.testing.assert_close(got.float(), want, atol=6e-2, rtol=6e-2)
 
 
 @pytest.mark.parametrize("keys", [8, 48])
 def test_low_precision_cpu_path_matches_fp32_sdpa_on_short_and_long_rows(keys: int) -> None:
-    q, k, v = _qkv(torch.bfloat16, n=16, m=keys)
-    sdpa(q, k, v).float().square().sum().backward()
-    ref_inputs = [t.detach().float().requires_grad_() for t in (q, k, v)]
-    F.scaled_dot_product_attention(*ref_inputs).square().sum().backward()
-    for got, want in zip((q, k, v), ref_inputs, strict=True):
-        torch.testing.assert_close(got.grad.float(), want.grad, atol=6e-2, rtol=6e-2)
+    _, _, grads = _against_fp32_sdpa(_qkv(torch.bfloat16, n=16, m=keys))
+    for got, want in grads:
+        torch.testing.assert_close(got.float(), want, atol=6e-2, rtol=6e-2)
 
 
 class _SoftmaxDtypes(TorchDispatchMode):

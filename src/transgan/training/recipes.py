@@ -64,7 +64,7 @@ _DIGITS_PURE = {**_DIGITS_TRANSFORMER, "r1_gamma": 1.0, "reuse_fakes": True, "au
 # D ran away from G in one run of eleven (`make demo`'s own, seed 0 on 2 threads); γ 4, the
 # 32-px recipe's, held it in all six seeds on 2 threads. Both at 4e-4 collapsed in one seed of
 # two (sixth round), G 8e-4 with D 1.6e-3 in one of two (this round).
-_DIGITS_PURE_7 = {"lr_g": 4e-4, "lr_d": 8e-4, "r1_gamma": 4.0}
+_DIGITS_PURE_RATES = {"lr_g": 4e-4, "lr_d": 8e-4, "r1_gamma": 4.0}
 # ViTGAN's settings (docs/architecture.md names the source of each): where the paper
 # states one, the paper's — bCR λ_real = λ_fake = 10, no gradient clipping (neither the paper
 # nor the official code clips); where it is silent or its TPU value was retuned for PyTorch,
@@ -233,7 +233,7 @@ RECIPES: dict[str, Recipe] = {
                 "model": "transgan2_digits",
                 "kimg": 100.0,
                 **_DIGITS_PURE,
-                **_DIGITS_PURE_7,
+                **_DIGITS_PURE_RATES,
                 "overrides": (*PURE_G, *PURE_D),
             },
         ),
