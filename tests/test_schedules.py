@@ -7,12 +7,13 @@ import torch
 from conftest import one_iteration, tiny_train_config
 
 from transgan.distributed import DistInfo
-from transgan.training import steps
+from transgan.training import steps, ticks
 from transgan.training.ada import ADA_INTERVAL, AugmentProbability
 from transgan.training.augment import AugmentConfig
 from transgan.training.d_terms import DiscriminatorLoss
 from transgan.training.losses import LossConfig
-from transgan.training.setup import build_networks
+from transgan.training.lr_rampdown import lr_scale, run_progress
+from transgan.training.setup import Counters, build_networks
 
 CPU = DistInfo(0, 1, 0, torch.device("cpu"))
 
@@ -116,3 +117,44 @@ def test_bcr_views_go_through_the_runs_augmentation_probability(p: float, augmen
     stats = steps.TickStats()
     one_iteration(nets, cfg, stats)
     assert (stats.sums["bcr"].item() > 0) is augmented
+
+
+def test_lr_rampdown_is_flat_then_a_straight_line_to_zero_by_images_or_by_time() -> None:
+    assert [lr_scale(0.25, p) for p in (0.0, 0.75, 0.875, 1.0)] == [1.0, 1.0, 0.5, 0.0]
+    assert lr_scale(0.0, 0.99) == 1.0  # off: constant rates
+    cfg = tiny_train_config(kimg=1.0)
+    assert run_progress(cfg, Counters(nimg=250, train_seconds=1e6)) == 0.25  # no --max-time
+    timed = tiny_train_config(kimg=1.0, max_time=100.0)
+    # whichever end comes first: 60 % of the time is further than 25 % of the images
+    assert run_progress(timed, Counters(nimg=250, train_seconds=60.0)) == 0.6
+    assert run_progress(timed, Counters(nimg=900, train_seconds=60.0)) == 0.9
+    with pytest.raises(ValueError, match="lr_rampdown must be a fraction"):
+        tiny_train_config(lr_rampdown=1.5)
+
+
+def test_a_run_with_lr_rampdown_ends_at_zero_and_logs_the_rates(tmp_path) -> None:
+    from transgan.fileio import read_jsonl
+    from transgan.training.loop import train
+
+    # four ticks of 32 images; the rates fall over the last half: after each tick's last
+    # iteration the next rates are set from how far the run is (1/4, 1/2, 3/4, 1)
+    cfg = tiny_train_config(kimg=0.128, lr_rampdown=0.5, lr_g=1e-3, lr_d=2e-3)
+    stats = read_jsonl(train(cfg, out=tmp_path) / "stats.jsonl")
+    assert [r["lr_g"] for r in stats] == pytest.approx([1e-3, 1e-3, 5e-4, 0.0])
+    assert [r["lr_d"] for r in stats] == pytest.approx([2e-3, 2e-3, 1e-3, 0.0])
+    flat = read_jsonl(train(tiny_train_config(lr_g=1e-3), out=tmp_path) / "stats.jsonl")
+    assert {r["lr_g"] for r in flat} == {1e-3}
+
+
+def test_under_ddp_the_rates_change_only_where_the_ranks_agree(monkeypatch) -> None:
+    # rank 1's own clock says nothing: it takes rank 0's progress at the agreement points
+    monkeypatch.setattr(ticks, "rank0_progress", lambda progress, info: 0.9)
+    cfg = tiny_train_config(kimg=1.0, lr_rampdown=0.5, lr_g=1e-3, lr_d=1e-3)
+    nets = build_networks(cfg, cfg.model_config(), CPU)
+    rank1 = DistInfo(1, 2, 1, torch.device("cpu"))
+    run = ticks.TickRun(cfg, rank1, nets, Counters(nimg=100), None, None, 8, 8)
+    run.ramp_down(agree=False)
+    assert nets.opt_g.param_groups[0]["lr"] == 1e-3  # between agreement points: unchanged
+    run.ramp_down(agree=True)
+    assert nets.opt_g.param_groups[0]["lr"] == pytest.approx(2e-4)  # rank 0's 90 %
+    assert nets.opt_d.param_groups[0]["lr"] == pytest.approx(2e-4)

@@ -182,6 +182,13 @@ Examples:
 )
 @click.option("--lr-g", type=click.FloatRange(min=0, min_open=True), default=1e-4)
 @click.option("--lr-d", type=click.FloatRange(min=0, min_open=True), default=1e-4)
+@click.option(
+    "--lr-rampdown",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Both learning rates fall linearly to 0 over this last fraction of the run (ending "
+    "at --kimg, or at --max-time if that comes first); 0 = constant rates.",
+)
 @click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.0)
 @click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), default=0.99)
 @click.option("--grad-clip", type=click.FloatRange(0), default=5.0, help="0 = no clipping.")

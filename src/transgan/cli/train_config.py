@@ -141,6 +141,7 @@ def config_from_options(opts: dict[str, Any]) -> TrainConfig:
         reuse_fakes=opts["reuse_fakes"],
         lr_g=opts["lr_g"],
         lr_d=opts["lr_d"],
+        lr_rampdown=opts["lr_rampdown"],
         beta1=opts["beta1"],
         beta2=opts["beta2"],
         grad_clip=opts["grad_clip"],

@@ -46,6 +46,7 @@ class TrainConfig:
     lr_d: float = 1e-4
     beta1: float = 0.0
     beta2: float = 0.99
+    lr_rampdown: float = 0.0  # both lrs fall linearly to 0 over this last fraction of the run
     grad_clip: float = 5.0  # max gradient norm per network; 0 turns clipping off
     ema_kimg: float = 500.0  # EMA half-life of G's weights, in kimg
     ema_rampup: float | None = 0.1  # EMA half-life <= rampup · images seen; None: no ramp
@@ -98,6 +99,10 @@ class TrainConfig:
                 "--reuse-fakes needs --n-critic 1, --g-batch equal to --batch and --accum-steps "
                 f"1 (got {self.n_critic}, {self.g_batch} vs {self.batch}, {self.accum_steps}): "
                 "G's step takes the one D step's fakes",
+            ),
+            (
+                0 <= self.lr_rampdown <= 1,
+                f"lr_rampdown must be a fraction of the run in [0, 1], got {self.lr_rampdown}",
             ),
             (self.penalty_every >= 1, f"penalty_every must be >= 1, got {self.penalty_every}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),

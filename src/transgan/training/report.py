@@ -104,6 +104,9 @@ class TickReporter:
             "sec_per_tick": round(elapsed, 2),
             "peak_mem_mb": round(peak_memory_mb(info.device), 1),
             "train_seconds": round(counters.train_seconds, 2),
+            # the rates the tick ended with (they fall under --lr-rampdown)
+            "lr_g": nets.opt_g.param_groups[0]["lr"],
+            "lr_d": nets.opt_d.param_groups[0]["lr"],
             "locality_radius": mask["radius"] if mask else None,
             "time": time.time(),
         }

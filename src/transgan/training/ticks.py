@@ -15,6 +15,7 @@ from transgan.distributed import DistInfo, any_rank
 from transgan.models.locality import LocalityMasks, LocalitySchedule
 from transgan.training.config import TrainConfig
 from transgan.training.control import StopRequest, TrainingClock
+from transgan.training.lr_rampdown import lr_scale, rank0_progress, run_progress, set_learning_rates
 from transgan.training.report import TickReporter
 from transgan.training.setup import Counters
 from transgan.training.steps import FP16_FLOOR_SCALE, Networks, TickStats, train_iteration
@@ -60,6 +61,7 @@ class TickRun:
         self.reporter.begin(counters.nimg)
         clock = TrainingClock(counters, self.reporter)
         stop.training_begins()
+        self.ramp_down(agree=True)
         while counters.nimg < total_nimg:
             if locality is not None:
                 radius = schedule.radius_at(counters.nimg / 1000)
@@ -70,6 +72,7 @@ class TickRun:
             tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
             clock.update()
             stopping = self.stop_agreed(stop, tick_done)
+            self.ramp_down(agree=tick_done or counters.iteration % STOP_CHECK_EVERY == 0)
             if not (tick_done or stopping):
                 continue
             counters.tick += int(tick_done)
@@ -98,6 +101,16 @@ class TickRun:
             stats=stats,
             first_d_step=(counters.iteration - 1) * cfg.n_critic,
         )
+
+    def ramp_down(self, agree: bool) -> None:
+        """Sets both learning rates for the next iteration under ``--lr-rampdown``. Under DDP
+        the ranks take rank 0's progress when ``agree`` (a collective) and otherwise keep the
+        rates they have, so that every rank steps with the same rates."""
+        cfg = self.cfg
+        if cfg.lr_rampdown <= 0 or (self.info.enabled and not agree):
+            return
+        progress = rank0_progress(run_progress(cfg, self.counters), self.info)
+        set_learning_rates(self.nets, cfg, lr_scale(cfg.lr_rampdown, progress))
 
     def stop_agreed(self, stop: StopRequest, tick_done: bool) -> bool:
         """Whether to stop now (a signal, or out of --max-time). Under DDP all ranks agree
