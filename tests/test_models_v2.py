@@ -8,7 +8,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import transgan
 from transgan.models import MultiScaleDiscriminatorConfig
-from transgan.models.generator import GeneratorConfig
 from transgan.models.layers import (
     Attention,
     Block,
@@ -142,19 +141,15 @@ def test_expand_upsampling_is_a_learned_linear_to_four_children_that_keeps_the_s
         GeneratorConfig(dim=66, depths=(1, 1, 1), num_heads=1, upsample=("expand", "expand"))
 
 
-@pytest.mark.parametrize("detail", [False, True])
-def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same(detail: bool) -> None:
+def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same() -> None:
     """transgan2_mnist's last stage (bicubic to 32², no block) runs its Linear to RGB before
     the up-sampling; the images must be those of the stage as written: up-sample the C-channel
-    map, add the position embedding, then to RGB, (out_detail) add each 16² token's 2×2
-    patch, and tanh."""
+    map, add the position embedding, then to RGB and tanh."""
     torch.manual_seed(0)
-    g = transgan.create_model("transgan2_mnist", g_out_detail=detail).generator
-    assert g.config.colour_before_last_upsample
+    g = transgan.create_model("transgan2_mnist").generator
+    assert g._colour_before_last_upsample
     torch.nn.init.normal_(g.pos_embeds[-1], std=0.5)  # trained, not the 0.02 init
     torch.nn.init.normal_(g.to_rgb.bias, std=0.5)
-    if detail:
-        torch.nn.init.normal_(g.to_detail.weight, std=0.5)
     z = torch.randn(4, g.config.latent_dim)
     fast = g(z)
     x = g.to_tokens(z).view(4, -1, g.config.dim)
@@ -164,26 +159,9 @@ def test_a_blockless_bicubic_last_stage_colours_first_and_draws_the_same(detail:
         x = x + g.pos_embeds[s]
         for block in g.stages[s]:
             x = block(x)
-    tokens16 = x
     x = upsample_tokens(x, g.config.stage_widths[-2], "bicubic") + g.pos_embeds[-1]
-    rgb = g.to_rgb(x).transpose(1, 2).reshape(4, 3, 32, 32)
-    if detail:  # token (h, w)'s 12 values are pixels (2h + i, 2w + j), colours c: (i, j, c)
-        patches = g.to_detail(tokens16).reshape(4, 16, 16, 2, 2, 3)
-        rgb = rgb + patches.permute(0, 5, 1, 3, 2, 4).reshape(4, 3, 32, 32)
-    torch.testing.assert_close(fast, torch.tanh(rgb), rtol=1e-5, atol=1e-5)
-
-
-def test_out_detail_starts_as_the_plain_decoder_and_needs_a_blockless_bicubic_stage() -> None:
-    torch.manual_seed(0)
-    plain = transgan.create_model("transgan2_mnist").generator
-    detail = transgan.create_model("transgan2_mnist", g_out_detail=True).generator
-    missing, unexpected = detail.load_state_dict(plain.state_dict(), strict=False)
-    assert missing == ["to_detail.weight", "to_detail.bias"] and not unexpected
-    z = torch.randn(3, plain.config.latent_dim)
-    torch.testing.assert_close(detail(z), plain(z))  # zero at the start: the same images
-    assert detail.estimate_flops() > plain.estimate_flops()
-    with pytest.raises(ValueError, match="out_detail adds detail to a bicubic last"):
-        GeneratorConfig(dim=32, depths=(1, 1), num_heads=2, out_detail=True)
+    slow = torch.tanh(g.to_rgb(x)).transpose(1, 2).reshape(4, 3, 32, 32)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
 
 
 def test_noise_is_drawn_in_eval_follows_the_seed_and_can_be_turned_off() -> None:

@@ -69,10 +69,6 @@ class GeneratorConfig:
     # (a Linear to 3·out_patch² values, unpatchified) — 32 px from a 16² stage instead of a
     # 1,024-token one; 1 = one pixel per token (the paper's)
     out_patch: int = 1
-    # a block-less last stage after a bicubic ×2 (transgan2_mnist's): each token of the stage
-    # before also adds a learned 2×2 patch of colour (a Linear to 12 values, zero at the
-    # start) to the bicubic image, so G can draw edges finer than its token grid
-    out_detail: bool = False
 
     def __post_init__(self) -> None:
         check_fields(
@@ -142,13 +138,6 @@ class GeneratorConfig:
             raise ValueError("MT-CT is not defined for a class-conditional generator")
         if self.latent_dim < 1 or self.bottom_width < 1:
             raise ValueError("latent_dim and bottom_width must be positive")
-        if self.out_detail and not self.colour_before_last_upsample:
-            raise ValueError(
-                "out_detail adds detail to a bicubic last up-sampling into a stage with no "
-                f"block (out_patch 1); this plan has depths {self.depths}, up-sampling "
-                f"{self.upsample_ops} and out_patch {self.out_patch}: set the last depth to 0 "
-                "and the last up-sampling to bicubic, or drop out_detail"
-            )
 
     @property
     def upsample_ops(self) -> tuple[str, ...]:
@@ -172,19 +161,6 @@ class GeneratorConfig:
     @property
     def img_size(self) -> int:
         return self.stage_widths[-1] * self.out_patch
-
-    @property
-    def colour_before_last_upsample(self) -> bool:
-        """A last stage with no block after a bicubic up-sampling is linear in its input:
-        bicubic per channel, + position, per-token Linear. The Linear then runs first, on the
-        stage before (3 channels up-sampled instead of C: a quarter of transgan2_mnist's G
-        time went to the C-channel map at 32²)."""
-        return (
-            len(self.depths) > 1
-            and self.depths[-1] == 0
-            and self.upsample_ops[-1] == "bicubic"
-            and self.out_patch == 1
-        )
 
 
 class Generator(nn.Module):
@@ -244,8 +220,6 @@ class Generator(nn.Module):
         )
         # the authors' 1x1 conv as a Linear; with out_patch p, each token's p×p pixels
         self.to_rgb = nn.Linear(c.stage_dims[-1], 3 * c.out_patch**2)
-        # out_detail: each token's 2×2 patch of colour added to the bicubic image
-        self.to_detail = nn.Linear(c.stage_dims[-1], 3 * 4) if c.out_detail else None
         # MT-CT: a low-resolution image enters stage 2 through its own pixel embedding.
         self.lowres_embed = nn.Linear(3, c.stage_dims[1]) if c.mtct else None
         # Locality-aware attention masks, keyed by (stage, block); set by LocalityMasks.
@@ -259,9 +233,6 @@ class Generator(nn.Module):
             # started near one image for every z: MNIST-FID 654 at 300 s, docs/quality.md)
             if isinstance(expand, nn.Linear):
                 nn.init.normal_(expand.weight, std=expand.in_features**-0.5)
-        if self.to_detail is not None:  # starts as the plain bicubic decoder
-            nn.init.zeros_(self.to_detail.weight)
-            nn.init.zeros_(self.to_detail.bias)
         for module in self.modules():  # a conditional G starts as the unconditional one
             if isinstance(module, NormModulation):
                 module.reset_parameters()
@@ -307,7 +278,7 @@ class Generator(nn.Module):
     ) -> torch.Tensor:
         c = self.config
         last = len(self.stages) - 1
-        colour_first = first_stage < last and c.colour_before_last_upsample
+        colour_first = first_stage < last and self._colour_before_last_upsample
         for s in range(first_stage, last if colour_first else last + 1):
             if s > first_stage:
                 x = self.upsample_into(s, x)
@@ -331,19 +302,26 @@ class Generator(nn.Module):
             x, op = self.expands[stage - 1](x), "pixel"
         return upsample_tokens(x, self.config.stage_widths[stage - 1], op)
 
+    @property
+    def _colour_before_last_upsample(self) -> bool:
+        """A last stage with no block after a bicubic up-sampling is linear in its input:
+        bicubic per channel, + position, per-token Linear. The Linear then runs first, on the
+        stage before (3 channels up-sampled instead of C: a quarter of transgan2_mnist's G
+        time went to the C-channel map at 32²)."""
+        c = self.config
+        return (
+            len(c.depths) > 1
+            and c.depths[-1] == 0
+            and c.upsample_ops[-1] == "bicubic"
+            and c.out_patch == 1
+        )
+
     def _upsample_colours(self, x: torch.Tensor) -> torch.Tensor:
         """to_rgb(bicubic(x) + pos) as bicubic(to_rgb(x)) + to_rgb.weight·pos — the same
         numbers up to float rounding, since bicubic's weights sum to 1 along each axis."""
         c = self.config
         colours = upsample_tokens(self.to_rgb(x), c.stage_widths[-2], "bicubic")  # (B, 4N, 3)
-        colours = colours + self.pos_embeds[-1] @ self.to_rgb.weight.T  # + (1, 4N, 3)
-        if self.to_detail is None:
-            return colours
-        w = c.stage_widths[-2]  # (B, N, 2·2·3) -> (B, 4N, 3): token (h, w) fills its 2×2 patch
-        detail = rearrange(
-            self.to_detail(x), "b (h w) (p1 p2 c) -> b (h p1 w p2) c", h=w, w=w, p1=2, p2=2
-        )
-        return colours + detail
+        return colours + self.pos_embeds[-1] @ self.to_rgb.weight.T  # + (1, 4N, 3)
 
     def set_grad_checkpointing(self, enabled: bool = True) -> None:
         for stage in self.stages:
@@ -369,7 +347,7 @@ class Generator(nn.Module):
         # 2·W·W·2W, then 2W×W times W×2W costs 2·2W·W·2W: 12·W³ per channel
         dims = list(c.stage_dims[1:])
         rgb_tokens = c.img_size**2
-        if c.colour_before_last_upsample:  # the last bicubic moves 3 channels
+        if self._colour_before_last_upsample:  # the last bicubic moves 3 channels
             dims[-1] = 3
             rgb_tokens = c.stage_widths[-2] ** 2
         for w, d_in, d, op in zip(c.stage_widths, c.stage_dims, dims, c.upsample_ops, strict=False):
@@ -378,6 +356,4 @@ class Generator(nn.Module):
             elif op == "expand":  # a Linear from d_in to 2·d_in on each of the w² tokens
                 flops += 2 * w * w * d_in * 2 * d_in
         flops += 2 * rgb_tokens * c.stage_dims[-1] * 3
-        if c.out_detail:
-            flops += 2 * rgb_tokens * c.stage_dims[-1] * 12
         return flops
