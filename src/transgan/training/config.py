@@ -44,9 +44,9 @@ class TrainConfig:
     penalty_every: int = 1  # lazy regularisation: GP / R1 on every k-th D step, weighted ×k
     lr_g: float = 1e-4
     lr_d: float = 1e-4
+    lr_rampdown: float = 0.0  # both lrs fall linearly to 0 over this last fraction of the run
     beta1: float = 0.0
     beta2: float = 0.99
-    lr_rampdown: float = 0.0  # both lrs fall linearly to 0 over this last fraction of the run
     grad_clip: float = 5.0  # max gradient norm per network; 0 turns clipping off
     ema_kimg: float = 500.0  # EMA half-life of G's weights, in kimg
     ema_rampup: float | None = 0.1  # EMA half-life <= rampup · images seen; None: no ramp

@@ -71,8 +71,9 @@ class TickRun:
             bar.update(cfg.batch * cfg.n_critic / 1000)
             tick_done = counters.nimg >= min(total_nimg, (counters.tick + 1) * tick_nimg)
             clock.update()
-            stopping = self.stop_agreed(stop, tick_done)
-            self.ramp_down(agree=tick_done or counters.iteration % STOP_CHECK_EVERY == 0)
+            agree = self.ranks_meet(tick_done)
+            stopping = self.stop_agreed(stop, agree)
+            self.ramp_down(agree)
             if not (tick_done or stopping):
                 continue
             counters.tick += int(tick_done)
@@ -102,6 +103,11 @@ class TickRun:
             first_d_step=(counters.iteration - 1) * cfg.n_critic,
         )
 
+    def ranks_meet(self, tick_done: bool) -> bool:
+        """Whether the ranks exchange their stop flags and progress after this iteration
+        (under DDP a host sync): at tick ends and every ``STOP_CHECK_EVERY`` iterations."""
+        return tick_done or self.counters.iteration % STOP_CHECK_EVERY == 0
+
     def ramp_down(self, agree: bool) -> None:
         """Sets both learning rates for the next iteration under ``--lr-rampdown``. Under DDP
         the ranks take rank 0's progress when ``agree`` (a collective) and otherwise keep the
@@ -112,15 +118,15 @@ class TickRun:
         progress = rank0_progress(run_progress(cfg, self.counters), self.info)
         set_learning_rates(self.nets, cfg, lr_scale(cfg.lr_rampdown, progress))
 
-    def stop_agreed(self, stop: StopRequest, tick_done: bool) -> bool:
+    def stop_agreed(self, stop: StopRequest, agree: bool) -> bool:
         """Whether to stop now (a signal, or out of --max-time). Under DDP all ranks agree
-        (a host sync, at tick ends and every ``STOP_CHECK_EVERY`` iterations) and rank 0's
-        clock decides the time limit: never act on one rank's flag alone."""
+        where they meet (``agree``: a host sync) and rank 0's clock decides the time limit:
+        never act on one rank's flag alone."""
         cfg, info = self.cfg, self.info
         out_of_time = cfg.max_time > 0 and self.counters.train_seconds >= cfg.max_time
         if not info.enabled:
             return stop.requested or out_of_time
-        if tick_done or self.counters.iteration % STOP_CHECK_EVERY == 0:
+        if agree:
             return any_rank(stop.requested or (out_of_time and info.is_main), info)
         return False
 
