@@ -226,25 +226,26 @@ def transgan2_digits() -> ModelConfig:
 
 @register_preset
 def transgan2_mnist() -> ModelConfig:
-    """32px MNIST (ours): a G of 4² → 8² → 16² tokens (4×4 windows at 16²) whose tokens
+    """32px MNIST (ours): a G of 4² → 8² tokens (two blocks at 4², one at 8²) whose tokens
     up-sample by "expand" — each token's learned Linear to four children of half its width,
     128 → 64 → 32 (PixelShuffle's 128 → 32 → 32 left 8² at a quarter of the width: median
-    MNIST-FID at 300 s 110 against 142 over five seeds run side by side) — then a bicubic ×2
-    to 32² with no block there — a smooth decoder from 16² tokens to pixels, not a 1,024-token
-    stage of attention — and a tanh output; the patch D reads 8-px patches (16 tokens: with
-    mnist-pure's overlap, 16-px windows, as digits-pure's D reads 8-px windows at 16 px;
-    4-px patches, 64 tokens, cost 2.2× the iteration time and did no better per second).
-    docs/quality.md: the sweeps (2×2 patches per token, ``out_patch=2``, drew checkerboards)."""
+    MNIST-FID at 300 s 110 against 142 over five seeds run side by side) — to 16² tokens with
+    no block there, then a bicubic ×2 to 32² and a tanh output: from 8² on, a smooth linear
+    decoder to pixels, not stages of attention on 256 or 1,024 tokens (a windowed block at
+    16² cost 1.22× the iteration and did no better in the same time: docs/quality.md, ninth
+    round); the patch D reads 8-px patches (16 tokens: with mnist-pure's overlap, 16-px
+    windows, as digits-pure's D reads 8-px windows at 16 px; 4-px patches, 64 tokens, cost
+    2.2× the iteration time and did no better per second). docs/quality.md: the sweeps (2×2
+    patches per token, ``out_patch=2``, drew checkerboards)."""
     return ModelConfig(
         name="transgan2_mnist",
         generator=GeneratorConfig(
             latent_dim=64,
             bottom_width=4,
             dim=128,
-            depths=(2, 1, 1, 0),
+            depths=(2, 1, 0, 0),
             num_heads=2,
             upsample=("expand", "expand", "bicubic"),
-            windows=(0, 0, 4, 0),
             output="tanh",
         ),
         discriminator=DiscriminatorConfig(img_size=32, patch_size=8, dim=64, depth=2),
