@@ -279,11 +279,11 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "mnist-pure",
             "-",
-            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — G's tokens "
-            "up-sampled by learned expansions (widths 128 → 64 → 32), its 16² tokens "
-            "bicubic-decoded to 32² pixels, tanh — and digits-pure's D (L2 attention, "
-            "overlapping 8-px patches, flatten head, minibatch-std), R1 γ 4, G's lr 8e-4, "
-            "D's 1.6e-3, batch 32",
+            "the pure pair at 32 px on MNIST (padded): transgan2_mnist — attention at 4² "
+            "and 8² tokens, up-sampled by learned expansions (widths 128 → 64 → 32) to 16² "
+            "tokens with no block, bicubic-decoded to 32² pixels, tanh — and digits-pure's "
+            "D (L2 attention, overlapping 8-px patches, flatten head, minibatch-std over "
+            "groups of 8), R1 γ 4, G's lr 8e-4, D's 1.6e-3, batch 32",
             "-",
             {**_MNIST_PURE, "data": "mnist", "kimg": 200.0},
         ),
@@ -300,7 +300,8 @@ RECIPES: dict[str, Recipe] = {
             "-",
             "the pure pair at 32 px on the built-in digits (8×8 scans blown up to 32²): "
             "mnist-pure's networks and settings, with G's tokens up-sampled by PixelShuffle "
-            "(widths 128 → 32 → 32) and G's lr 2e-4 (D's 8e-4), as its table was measured",
+            "(widths 128 → 32 → 32), a windowed block at 16², minibatch-std over groups "
+            "of 4 and G's lr 2e-4 (D's 8e-4), as its table was measured",
             "-",
             {
                 **_PURE_32,
