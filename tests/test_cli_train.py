@@ -113,3 +113,59 @@ def test_resume_keeps_the_x_flip_the_run_trained_with(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"other settings \(mirror\)"):
         check_same_run(run, TrainConfig.from_dict(train))
     check_same_run(run, TrainConfig.from_dict({**train, "mirror": False}))
+
+
+def _run_from_an_older_preset(tmp_path: Path) -> Path:
+    """The v0.1 fixture run as if transgan_tiny had had depths (1, 1, 1) and width 32 when it
+    started: those overrides are dropped from its train settings, its saved networks keep them,
+    so today's preset would build other networks than its training state holds."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "v0.1-run", run)
+    whole = json.loads((run / "config.json").read_text())
+    for key in ("g_depths", "g_dim"):
+        del whole["train"]["model_overrides"][key]
+    (run / "config.json").write_text(json.dumps(whole))
+    return run
+
+
+def test_resume_keeps_the_networks_a_run_started_with(tmp_path: Path) -> None:
+    run = _run_from_an_older_preset(tmp_path)
+    args = ["train", "--resume", str(run), "--kimg", "0.032"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "preset transgan_tiny has changed since this run started" in result.output
+    assert "g_depths=(1, 1, 1)" in result.output and "g_dim=32" in result.output
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["generator"]["depths"] == [1, 1, 1]
+    assert saved["train"]["model_overrides"]["g_dim"] == 32
+    nimgs = [json.loads(line)["nimg"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert nimgs[-1] == 32
+
+
+def test_resume_refuses_networks_todays_code_cannot_build(tmp_path: Path) -> None:
+    run = _run_from_an_older_preset(tmp_path)
+    whole = json.loads((run / "config.json").read_text())
+    whole["model"]["generator"]["retired_field"] = 3  # a field this version no longer has
+    (run / "config.json").write_text(json.dumps(whole))
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--kimg", "0.032"])
+    assert result.exit_code == 2
+    assert "config.json" in result.output and "has changed since" in result.output
+    assert "start a new run" in result.output and "Traceback" not in result.output
+
+
+def test_run_dir_refuses_a_run_whose_preset_changed(tmp_path: Path) -> None:
+    from transgan.cli.train_config import check_same_run
+    from transgan.training.config import TrainConfig
+
+    run = _run_from_an_older_preset(tmp_path)
+    whole = json.loads((run / "config.json").read_text())
+    cfg = TrainConfig.from_dict(whole["train"])
+    whole["train"] = cfg.to_dict()  # every setting as today's version writes it
+    (run / "config.json").write_text(json.dumps(whole, default=list))
+    with pytest.raises(ValueError, match=r"generator differ.*--resume"):
+        check_same_run(run, cfg)
+    whole["model"] = cfg.model_config().to_dict()  # the networks today's preset builds
+    (run / "config.json").write_text(json.dumps(whole, default=list))
+    check_same_run(run, cfg)

@@ -4,6 +4,7 @@ config of a run being resumed (what may change, what must stay)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,21 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
             f"--run-dir {run_dir} holds a run with other settings ({', '.join(differs)});"
             " use a new --run-dir or the same options"
         )
+    saved_model = whole.get("model")
+    if isinstance(saved_model, dict):
+        now = json.loads(json.dumps(cfg.model_config().to_dict(), default=list))
+        changed = [
+            part
+            for part in ("generator", "discriminator")
+            if isinstance(saved_model.get(part), dict) and _differs(saved_model[part], now[part])
+        ]
+        if changed:
+            raise ValueError(
+                f"--run-dir {run_dir} holds a run whose {' and '.join(changed)} differ from "
+                f"what preset {cfg.model} builds today (the preset has changed since the run "
+                f"started); continue it with `transgan train --resume {run_dir}`, which keeps "
+                "its networks, or use a new --run-dir"
+            )
 
 
 def read_run_config(path: Path) -> dict[str, Any]:
@@ -237,6 +253,67 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
     for key, value in values.items():
         saved[renamed.get(key, key)] = value
     try:
-        return TrainConfig.from_dict(saved)
+        cfg = TrainConfig.from_dict(saved)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{config_file}: {err}") from err
+    if isinstance(whole.get("model"), dict):
+        cfg = keep_saved_architecture(cfg, whole["model"], config_file)
+    return cfg
+
+
+def _differs(saved_net: dict[str, Any], net: dict[str, Any]) -> bool:
+    """Whether a network's JSON config differs from the one a run saved, field by field of
+    the saved one (a field added to the code since the run started is not compared)."""
+    return any(net.get(key) != value for key, value in saved_net.items())
+
+
+def keep_saved_architecture(
+    cfg: TrainConfig, saved_model: dict[str, Any], config_file: Path
+) -> TrainConfig:
+    """``cfg`` resolving to the networks the run was started with.
+
+    A run records its preset by name; when the preset has changed since (a later release
+    retuned it), today's preset would build other networks than the run's training state
+    holds. The fields that differ become model overrides, so the run continues as it began;
+    what was pinned is printed.
+    """
+    current = json.loads(json.dumps(cfg.model_config().to_dict(), default=list))
+    pinned: dict[str, Any] = {}
+    for prefix, part in (("g", "generator"), ("d", "discriminator")):
+        was, now = saved_model.get(part), current[part]
+        if not isinstance(was, dict) or not _differs(was, now):
+            continue
+        if was.get("arch", "transformer") != now["arch"]:
+            pinned[f"{prefix}_arch"] = was.get("arch", "transformer")
+        for key, value in was.items():
+            if key == "arch":
+                continue
+            if key not in now or now[key] != value or f"{prefix}_arch" in pinned:
+                pinned[f"{prefix}_{key}"] = tuple(value) if isinstance(value, list) else value
+    if not pinned:
+        return cfg
+    overrides = {**cfg.model_overrides, **pinned}
+    try:
+        kept = dataclasses.replace(cfg, model_overrides=overrides)
+        resolved = json.loads(json.dumps(kept.model_config().to_dict(), default=list))
+    except (TypeError, ValueError) as err:
+        resolved, reason = None, str(err)
+    else:
+        reason = "the saved networks cannot be expressed as overrides of today's preset"
+    if resolved is None or any(
+        isinstance(was := saved_model.get(part), dict) and _differs(was, resolved[part])
+        for part in ("generator", "discriminator")
+    ):
+        raise ValueError(
+            f"{config_file}: the run was started with preset {cfg.model!r} as it was then, and "
+            f"that preset has changed since ({reason}). Its training state cannot be continued "
+            "by this version; start a new run, or continue it with the transgan release that "
+            "started it"
+        )
+    names = ", ".join(f"{k}={v!r}" for k, v in pinned.items())
+    click.echo(
+        f"note: preset {cfg.model} has changed since this run started; the run keeps the "
+        f"networks it was started with ({names}, from {config_file})",
+        err=True,
+    )
+    return kept
