@@ -128,7 +128,9 @@ def main() -> None:
     budget = f"{args.max_time:g} s" if args.max_time else f"{args.kimg:g} kimg"
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {budget} of training per run")
     rows = []
-    tasks = [(recipe, seed) for recipe in args.recipe for seed in seeds]
+    # seed-major: with --jobs 2 the recipes of one seed run side by side, so that a host
+    # whose speed drifts during the table (a shared VM) slows every recipe alike
+    tasks = [(recipe, seed) for seed in seeds for recipe in args.recipe]
 
     def one(task: tuple[str, int]) -> dict:
         recipe, seed = task
