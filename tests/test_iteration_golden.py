@@ -9,7 +9,9 @@ that change's own commit and say why in its message:
     TRANSGAN_WRITE_GOLDEN=1 pytest tests/test_iteration_golden.py
 
 Checksums recorded on one CPU and torch version are compared bit for bit there; on another
-machine (other kernels, another summation order) to a relative 1e-4 instead.
+machine (other kernels, another summation order) to a relative 1e-4 instead — 1e-3 for the
+bf16 case, whose kernels differ more between CPUs (AMX on an Intel Xeon, AVX-512 BF16 on an
+AMD EPYC: its G loss moved by a relative 1.8e-4).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from conftest import TINY_TRAIN_MODEL, one_iteration, tiny_train_config
 
 GOLDEN = Path(__file__).parent / "golden" / "iteration.json"
 ITERATIONS = 3
+CROSS_MACHINE_REL = {"bf16": 1e-3}  # the module docstring says why
 
 PURE_D = {
     "d_attn_kind": "l2",
@@ -162,7 +165,8 @@ def test_iteration_matches_its_golden_checksums(name: str) -> None:
     if golden["machine"] == _machine():
         assert result == expected
     else:
-        assert _flat(result) == pytest.approx(_flat(expected), rel=1e-4, abs=1e-6)
+        rel = CROSS_MACHINE_REL.get(name, 1e-4)
+        assert _flat(result) == pytest.approx(_flat(expected), rel=rel, abs=1e-6)
 
 
 def _flat(result: dict) -> dict[str, float]:

@@ -107,7 +107,9 @@ def test_a_run_with_ada_reports_p_and_trains(tmp_path) -> None:
 @pytest.mark.parametrize("p, augmented", [(0.0, False), (1.0, True)])
 def test_bcr_views_go_through_the_runs_augmentation_probability(p: float, augmented: bool):
     """bCR's second view takes the same p as every image D sees: with p = 0 nothing D sees is
-    augmented, so D(x) and D(T(x)) agree and the consistency term is exactly 0."""
+    augmented, so D(x) and D(T(x)) agree and the consistency term is 0 — up to rounding: the
+    two views go through D as different batches, whose kernels may sum in another order (an
+    AMD EPYC left 1.6e-17)."""
     cfg = tiny_train_config(
         loss=LossConfig("hinge", bcr_weight=1.0),
         augment=AugmentConfig(policy=("translation",), prob=p),
@@ -116,7 +118,7 @@ def test_bcr_views_go_through_the_runs_augmentation_probability(p: float, augmen
     nets = build_networks(cfg, cfg.model_config(), CPU)
     stats = steps.TickStats()
     one_iteration(nets, cfg, stats)
-    assert (stats.sums["bcr"].item() > 0) is augmented
+    assert (stats.sums["bcr"].item() > 1e-9) is augmented
 
 
 def test_lr_rampdown_is_flat_then_a_straight_line_to_zero_by_images_or_by_time() -> None:
