@@ -149,3 +149,23 @@ def test_eval_per_class_scores_each_class_against_its_own_images(
     assert len(list((tmp_path / "cache").iterdir())) >= 11  # all + one cache per class
     result = CliRunner().invoke(main, [*args[:5], "dacc8", "--per-class"])
     assert result.exit_code != 0 and "fid and kid" in result.output
+
+
+def test_a_conditional_run_resumes_with_its_class_count(cond_run, tmp_path):
+    """config.json keeps the train settings as asked (no class names) and the names under
+    "classes": --resume and --run-dir must see the networks the run built, ten classes, as
+    unchanged, not as a preset that changed since."""
+    import shutil
+
+    from transgan.cli.train_config import check_same_run
+    from transgan.training.config import TrainConfig
+
+    run = tmp_path / "run"
+    shutil.copytree(cond_run, run)
+    whole = json.loads((run / "config.json").read_text())
+    assert whole["train"]["class_names"] == [] and len(whole["classes"]) == 10
+    check_same_run(run, TrainConfig.from_dict(whole["train"]))
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--kimg", "0.128"])
+    assert result.exit_code == 0, result.output
+    assert "has changed" not in result.output
+    assert json.loads((run / "config.json").read_text())["model"]["generator"]["num_classes"] == 10

@@ -199,7 +199,7 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
         )
     saved_model = whole.get("model")
     if isinstance(saved_model, dict):
-        now = json.loads(json.dumps(cfg.model_config().to_dict(), default=list))
+        now = networks_as_run(cfg, whole)
         changed = [
             part
             for part in ("generator", "discriminator")
@@ -257,7 +257,7 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
     except (TypeError, ValueError) as err:
         raise ValueError(f"{config_file}: {err}") from err
     if isinstance(whole.get("model"), dict):
-        cfg = keep_saved_architecture(cfg, whole["model"], config_file)
+        cfg = keep_saved_architecture(cfg, whole, config_file)
     return cfg
 
 
@@ -267,8 +267,24 @@ def _differs(saved_net: dict[str, Any], net: dict[str, Any]) -> bool:
     return any(net.get(key) != value for key, value in saved_net.items())
 
 
+def networks_as_run(cfg: TrainConfig, whole: dict[str, Any]) -> dict[str, Any]:
+    """The JSON config of the networks ``cfg`` builds for the run ``whole`` (its config.json):
+    under ``--cond`` the class count comes from the data, which config.json keeps in
+    "classes" (the train settings keep what was asked for, no names)."""
+    classes = whole.get("classes")
+    if cfg.cond and not cfg.class_names and isinstance(classes, list) and classes:
+        cfg = dataclasses.replace(cfg, class_names=tuple(str(c) for c in classes))
+    model = json.loads(json.dumps(cfg.model_config().to_dict(), default=list))
+    saved = whole.get("model")
+    if cfg.cond and not cfg.class_names and not classes and isinstance(saved, dict):
+        for part in ("generator", "discriminator"):  # no names recorded: take the count as saved
+            if isinstance(saved.get(part), dict) and "num_classes" in saved[part]:
+                model[part]["num_classes"] = saved[part]["num_classes"]
+    return model
+
+
 def keep_saved_architecture(
-    cfg: TrainConfig, saved_model: dict[str, Any], config_file: Path
+    cfg: TrainConfig, whole: dict[str, Any], config_file: Path
 ) -> TrainConfig:
     """``cfg`` resolving to the networks the run was started with.
 
@@ -277,7 +293,8 @@ def keep_saved_architecture(
     holds. The fields that differ become model overrides, so the run continues as it began;
     what was pinned is printed.
     """
-    current = json.loads(json.dumps(cfg.model_config().to_dict(), default=list))
+    saved_model = whole["model"]
+    current = networks_as_run(cfg, whole)
     pinned: dict[str, Any] = {}
     for prefix, part in (("g", "generator"), ("d", "discriminator")):
         was, now = saved_model.get(part), current[part]
@@ -295,7 +312,7 @@ def keep_saved_architecture(
     overrides = {**cfg.model_overrides, **pinned}
     try:
         kept = dataclasses.replace(cfg, model_overrides=overrides)
-        resolved = json.loads(json.dumps(kept.model_config().to_dict(), default=list))
+        resolved = networks_as_run(kept, whole)
     except (TypeError, ValueError) as err:
         resolved, reason = None, str(err)
     else:
