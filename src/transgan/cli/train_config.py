@@ -199,12 +199,7 @@ def check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
         )
     saved_model = whole.get("model")
     if isinstance(saved_model, dict):
-        now = networks_as_run(cfg, whole)
-        changed = [
-            part
-            for part in ("generator", "discriminator")
-            if isinstance(saved_model.get(part), dict) and _differs(saved_model[part], now[part])
-        ]
+        changed = _changed_networks(saved_model, networks_as_run(cfg, whole))
         if changed:
             raise ValueError(
                 f"--run-dir {run_dir} holds a run whose {' and '.join(changed)} differ from "
@@ -261,10 +256,16 @@ def config_for_resume(run_dir: Path, values: dict[str, Any], given: set[str]) ->
     return cfg
 
 
-def _differs(saved_net: dict[str, Any], net: dict[str, Any]) -> bool:
-    """Whether a network's JSON config differs from the one a run saved, field by field of
-    the saved one (a field added to the code since the run started is not compared)."""
-    return any(net.get(key) != value for key, value in saved_net.items())
+def _changed_networks(saved_model: dict[str, Any], model: dict[str, Any]) -> list[str]:
+    """The networks ("generator", "discriminator") where ``model`` (JSON config) differs from
+    those a run saved, field by field of the saved ones (a field added to the code since the
+    run started is not compared)."""
+    return [
+        part
+        for part in ("generator", "discriminator")
+        if isinstance(was := saved_model.get(part), dict)
+        and any(model[part].get(key) != value for key, value in was.items())
+    ]
 
 
 def networks_as_run(cfg: TrainConfig, whole: dict[str, Any]) -> dict[str, Any]:
@@ -296,16 +297,13 @@ def keep_saved_architecture(
     saved_model = whole["model"]
     current = networks_as_run(cfg, whole)
     pinned: dict[str, Any] = {}
-    for prefix, part in (("g", "generator"), ("d", "discriminator")):
-        was, now = saved_model.get(part), current[part]
-        if not isinstance(was, dict) or not _differs(was, now):
-            continue
-        if was.get("arch", "transformer") != now["arch"]:
+    for part in _changed_networks(saved_model, current):
+        prefix, was, now = part[0], saved_model[part], current[part]
+        arch_changed = was.get("arch", "transformer") != now["arch"]
+        if arch_changed:
             pinned[f"{prefix}_arch"] = was.get("arch", "transformer")
         for key, value in was.items():
-            if key == "arch":
-                continue
-            if key not in now or now[key] != value or f"{prefix}_arch" in pinned:
+            if key != "arch" and (arch_changed or key not in now or now[key] != value):
                 pinned[f"{prefix}_{key}"] = tuple(value) if isinstance(value, list) else value
     if not pinned:
         return cfg
@@ -317,10 +315,7 @@ def keep_saved_architecture(
         resolved, reason = None, str(err)
     else:
         reason = "the saved networks cannot be expressed as overrides of today's preset"
-    if resolved is None or any(
-        isinstance(was := saved_model.get(part), dict) and _differs(was, resolved[part])
-        for part in ("generator", "discriminator")
-    ):
+    if resolved is None or _changed_networks(saved_model, resolved):
         raise ValueError(
             f"{config_file}: the run was started with preset {cfg.model!r} as it was then, and "
             f"that preset has changed since ({reason}). Its training state cannot be continued "
