@@ -8,6 +8,12 @@ writes every run's numbers to ``OUT/quality.jsonl``.
     python benchmarks/quality.py --recipe digits-dcgan --recipe digits-demo \\
         --seeds 0,1,2 --max-time 180 --out runs/quality --jobs 2   # one core per run
 
+A ``--recipe`` value may name a variant and carry its own options, side by side with the
+recipe itself in one table (``NAME@LABEL OPTIONS``: run name ``NAME-LABEL``)::
+
+    python benchmarks/quality.py --recipe mnist-pure \
+        --recipe "mnist-pure@groupstd --set d_mbstd_per_feature=False" --seeds 0,1 --jobs 2
+
 Name the CPU next to the numbers (the script prints it): time-limited runs depend on it.
 """
 
@@ -63,8 +69,15 @@ def final_metrics(run_dir: Path) -> dict[str, float]:
     return out
 
 
+def parse_entry(entry: str) -> tuple[str, str, list[str]]:
+    """``NAME[@LABEL] [OPTIONS]`` -> (recipe name, run label, the entry's own options)."""
+    head, *own = entry.split()
+    recipe, _, label = head.partition("@")
+    return recipe, f"{recipe}-{label}" if label else recipe, own
+
+
 def run_one(
-    recipe: str,
+    entry: str,
     seed: int,
     max_time: float,
     out: Path,
@@ -73,7 +86,8 @@ def run_one(
     tag: str,
     threads: int = 1,
 ) -> dict:
-    run_dir = out / f"{recipe}{tag}-s{seed}"
+    recipe, label, own = parse_entry(entry)
+    run_dir = out / f"{label}{tag}-s{seed}"
     cmd = [
         sys.executable,
         "-m",
@@ -96,13 +110,14 @@ def run_one(
         "--run-dir",
         str(run_dir),
         *extra,
+        *own,
     ]
     start = time.time()
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{recipe} seed {seed} failed:\n{result.stderr[-2000:]}")
-    record = {"recipe": recipe + tag, "seed": seed, "wall_s": round(time.time() - start, 1)}
+    record = {"recipe": label + tag, "seed": seed, "wall_s": round(time.time() - start, 1)}
     record.update(final_metrics(run_dir))
     return record
 
@@ -149,8 +164,9 @@ def main() -> None:
             rows.append(record)
     print(f"\n| recipe | seeds | kimg | {' | '.join(KEYS)} | collapsed seeds |")
     print("|---" * (len(KEYS) + 4) + "|")
-    for name in args.recipe:
-        recipe = name + args.tag
+    for entry in args.recipe:
+        name, label, _ = parse_entry(entry)
+        recipe = label + args.tag
         mine = [r for r in rows if r["recipe"] == recipe]
         keys = [k.replace("d", "m", 1) if metrics_of(name) != METRICS else k for k in KEYS]
         medians = [statistics.median(r.get(k, float("nan")) for r in mine) for k in keys]

@@ -138,14 +138,32 @@ def test_minibatch_std_matches_hand_computation() -> None:
     torch.testing.assert_close(spread, torch.tensor([1.0, 1.0, 1e-4, 1e-4]))
 
 
-def _mbstd_d() -> Discriminator:
-    config = DiscriminatorConfig(img_size=8, patch_size=4, dim=16, depth=2, mbstd_group=2)
+def test_per_feature_minibatch_std_keeps_each_feature_apart() -> None:
+    # two samples, two tokens, two features: feature 0 varies over the group, feature 1 not
+    tokens = torch.tensor([[[0.0, 5.0], [4.0, 5.0]], [[2.0, 5.0], [0.0, 5.0]]])
+    spread = minibatch_std(tokens, 2, per_feature=True)  # (2, 2)
+    # feature 0: std 1 at token 0, 2 at token 1; feature 1: 0 (the 1e-8 under the root)
+    torch.testing.assert_close(spread, torch.tensor([[1.5, 1e-4], [1.5, 1e-4]]))
+    # the single number is their mean
+    torch.testing.assert_close(minibatch_std(tokens, 2), spread.mean(dim=1))
+
+
+def test_per_feature_token_needs_a_group() -> None:
+    with pytest.raises(ValueError, match="mbstd_per_feature needs"):
+        DiscriminatorConfig(img_size=8, patch_size=4, dim=16, depth=2, mbstd_per_feature=True)
+
+
+def _mbstd_d(per_feature: bool = False) -> Discriminator:
+    config = DiscriminatorConfig(
+        img_size=8, patch_size=4, dim=16, depth=2, mbstd_group=2, mbstd_per_feature=per_feature
+    )
     return Discriminator(config).eval()
 
 
-def test_mbstd_token_sees_its_group_only() -> None:
+@pytest.mark.parametrize("per_feature", [False, True])
+def test_mbstd_token_sees_its_group_only(per_feature: bool) -> None:
     torch.manual_seed(0)
-    d = _mbstd_d()
+    d = _mbstd_d(per_feature)
     x = torch.randn(4, 3, 8, 8)
     base = d(x)
     changed = x.clone()

@@ -68,6 +68,7 @@ class DiscriminatorConfig:
     spectral_norm: bool = False  # improved spectral norm W·σ(W₀)/σ(W) on every weight
     patch_overlap: bool = False  # read each p-px patch through a 2p window (stride p)
     mbstd_group: int = 0  # > 0: a minibatch-std token (groups of this many) before the last block
+    mbstd_per_feature: bool = False  # the token carries each feature's spread, not their mean
     # what the logit is read from: "cls" (the cls token, the paper's), "mean" (the mean of
     # the patch tokens) or "flatten" (a Linear on all patch tokens, position-aware)
     head: str = "cls"
@@ -87,6 +88,8 @@ class DiscriminatorConfig:
         check_modern_options(self)
         if self.mbstd_group < 0:
             raise ValueError(f"mbstd_group must be >= 0 (0 = off), got {self.mbstd_group}")
+        if self.mbstd_per_feature and not self.mbstd_group:
+            raise ValueError("mbstd_per_feature needs a minibatch-std token: set mbstd_group > 0")
         if self.attn_kind not in ATTENTION_KINDS:
             raise ValueError(f"attn_kind must be one of {ATTENTION_KINDS}, got {self.attn_kind!r}")
         if self.head not in V1_HEADS:
@@ -146,7 +149,9 @@ class Discriminator(nn.Module):
             )
             for _ in range(c.depth)
         )
-        self.mbstd = MinibatchStdToken(c.dim, c.mbstd_group) if c.mbstd_group else None
+        self.mbstd = (
+            MinibatchStdToken(c.dim, c.mbstd_group, c.mbstd_per_feature) if c.mbstd_group else None
+        )
         self.norm = make_norm(c.norm, c.dim)
         self.head = nn.Linear(c.dim * (c.num_patches if c.head == "flatten" else 1), 1)
         self.class_embed = (
