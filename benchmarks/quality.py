@@ -73,6 +73,11 @@ def parse_entry(entry: str) -> tuple[str, str, list[str]]:
     """``NAME[@LABEL] [OPTIONS]`` -> (recipe name, run label, the entry's own options)."""
     head, *own = entry.split()
     recipe, _, label = head.partition("@")
+    if own and not label:
+        raise SystemExit(
+            f"--recipe {entry!r}: a recipe with its own options needs a label for its runs "
+            f"(e.g. {recipe}@variant {' '.join(own)}), else they share the recipe's run names"
+        )
     return recipe, f"{recipe}-{label}" if label else recipe, own
 
 
@@ -138,6 +143,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("extra", nargs="*", help="more `transgan train` options (after --)")
     args = parser.parse_args()
+    labels = [parse_entry(entry)[1] for entry in args.recipe]
+    if len(set(labels)) < len(labels):
+        raise SystemExit(f"two --recipe values share a run name: {labels}; label one (NAME@LABEL)")
     args.out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
     budget = f"{args.max_time:g} s" if args.max_time else f"{args.kimg:g} kimg"
