@@ -82,7 +82,7 @@ def parse_entry(entry: str) -> tuple[str, str, list[str]]:
 
 
 def run_one(
-    entry: str,
+    entry: tuple[str, str, list[str]],
     seed: int,
     max_time: float,
     out: Path,
@@ -91,7 +91,7 @@ def run_one(
     tag: str,
     threads: int = 1,
 ) -> dict:
-    recipe, label, own = parse_entry(entry)
+    recipe, label, own = entry  # parse_entry's
     run_dir = out / f"{label}{tag}-s{seed}"
     cmd = [
         sys.executable,
@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("extra", nargs="*", help="more `transgan train` options (after --)")
     args = parser.parse_args()
-    labels = [parse_entry(entry)[1] for entry in args.recipe]
+    entries = [parse_entry(entry) for entry in args.recipe]
+    labels = [label for _, label, _ in entries]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"two --recipe values share a run name: {labels}; label one (NAME@LABEL)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -153,12 +154,12 @@ def main() -> None:
     rows = []
     # seed-major: with --jobs 2 the recipes of one seed run side by side, so that a host
     # whose speed drifts during the table (a shared VM) slows every recipe alike
-    tasks = [(recipe, seed) for seed in seeds for recipe in args.recipe]
+    tasks = [(entry, seed) for seed in seeds for entry in entries]
 
-    def one(task: tuple[str, int]) -> dict:
-        recipe, seed = task
+    def one(task: tuple[tuple[str, str, list[str]], int]) -> dict:
+        entry, seed = task
         return run_one(
-            recipe, seed, args.max_time, args.out, args.extra, args.kimg, args.tag, args.threads
+            entry, seed, args.max_time, args.out, args.extra, args.kimg, args.tag, args.threads
         )
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -172,8 +173,7 @@ def main() -> None:
             rows.append(record)
     print(f"\n| recipe | seeds | kimg | {' | '.join(KEYS)} | collapsed seeds |")
     print("|---" * (len(KEYS) + 4) + "|")
-    for entry in args.recipe:
-        name, label, _ = parse_entry(entry)
+    for name, label, _ in entries:
         recipe = label + args.tag
         mine = [r for r in rows if r["recipe"] == recipe]
         keys = [k.replace("d", "m", 1) if metrics_of(name) != METRICS else k for k in KEYS]
