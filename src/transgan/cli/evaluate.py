@@ -105,6 +105,12 @@ Examples:
     default=False,
     help="Conditional models: also each class's FID/KID against that class's real images.",
 )
+@click.option(
+    "--classes",
+    "class_text",
+    help="With --per-class: score only these classes (comma-separated indices, e.g. 3,8); "
+    "default every class.",
+)
 def eval_command(
     snapshot: Path | None,
     images: Path | None,
@@ -124,6 +130,7 @@ def eval_command(
     seed: int,
     force: bool,
     per_class: bool,
+    class_text: str | None,
 ) -> None:
     """Compute IS / FID / KID (/ precision-recall) of SNAPSHOT with torch-fidelity (a
     snapshot file, a folder from `export --format hub`, or a Hub id owner/name[@revision]).
@@ -138,6 +145,8 @@ def eval_command(
     start = time.time()
     if (snapshot is None) == (images is None):
         raise click.UsageError("give exactly one of SNAPSHOT or --images PATH")
+    if class_text is not None and not per_class:
+        raise click.UsageError("--classes chooses the classes of --per-class; add --per-class")
     if out_file is not None:
         from transgan.fileio import check_output
         from transgan.snapshot import snapshot_files
@@ -164,7 +173,7 @@ def eval_command(
                 report = _eval_against_stats(snapshot, dev, ref_stats, quantize, seed, scoring)
             else:
                 report = _eval_snapshot(
-                    snapshot, dev, data, data_root, quantize, per_class, scoring
+                    snapshot, dev, data, data_root, quantize, per_class, class_text, scoring
                 )
     except (EvalError, SnapshotError, DataError) as err:
         raise click.ClickException(str(err)) from err
@@ -204,9 +213,11 @@ def _eval_snapshot(
     data_root: str,
     quantize: str,
     per_class: bool,
+    class_text: str | None,
     scoring: Scoring,
 ) -> dict:
-    """``eval SNAPSHOT --data``: against the data set's real images (per class on request)."""
+    """``eval SNAPSHOT --data``: against the data set's real images, and with ``per_class``
+    also each class's (those ``class_text`` names, every class when it is None)."""
     from transgan.data.datasets import data_key
     from transgan.evaluation.metrics import EvalError, evaluate, real_subset
     from transgan.snapshot import load_generator, read_snapshot_extra
@@ -221,6 +232,7 @@ def _eval_snapshot(
             "--per-class computes fid and kid against each class's real images; add "
             "e.g. fid10k to --metrics (the digits metrics have one fixed reference)"
         )
+    chosen = chosen_classes(class_text, classes) if per_class else []
     shares = read_snapshot_extra(snapshot).get("class_shares") if classes else None
     probs = torch.tensor(shares) if shares else None
     images, labels = _reference(data, config.img_size, data_root, conditional=bool(classes))
@@ -238,7 +250,7 @@ def _eval_snapshot(
     }
     if per_class:
         by_class = {}
-        for c in range(classes):
+        for c in chosen:
             members = (labels == c).nonzero().flatten().tolist()
             real_c = real_subset(Subset(images, members), scoring.max_real)
             one_hot = torch.nn.functional.one_hot(torch.tensor(c), classes).float()
@@ -248,6 +260,24 @@ def _eval_snapshot(
             )  # fmt: skip
         report["per_class"] = by_class
     return report
+
+
+def chosen_classes(text: str | None, num_classes: int) -> list[int]:
+    """The class indices that ``--classes TEXT`` names, sorted (every class when TEXT is None)."""
+    from transgan.evaluation.metrics import EvalError
+
+    if text is None:
+        return list(range(num_classes))
+    chosen: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) >= num_classes:
+            raise EvalError(
+                f"--classes {text!r}: {part!r} is not a class index of this model; "
+                f"expected comma-separated integers from 0 to {num_classes - 1}"
+            )
+        chosen.add(int(part))
+    return sorted(chosen)
 
 
 def _reference(
