@@ -160,8 +160,14 @@ CASES = [
     Case(
         "train-out-under-a-file",
         lambda w, b: [*TRAIN, "--kimg", "0.016", "--out", str(_existing(w) / "runs")],
-        1,
-        ("exists",),
+        2,
+        ("--out", "exists.png is a file, not a folder"),
+    ),
+    Case(
+        "train-run-dir-under-a-file",
+        lambda w, b: [*TRAIN, "--kimg", "0.016", "--run-dir", str(_existing(w) / "run")],
+        2,
+        ("--run-dir", "exists.png is a file, not a folder"),
     ),
     # train: resume faults
     Case("resume-not-a-run", lambda w, b: ["train", "--resume", str(w)], 2, ("no config.json",)),
