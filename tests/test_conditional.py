@@ -158,17 +158,19 @@ def test_eval_classes_names_every_class_by_default_and_refuses_others(cond_run, 
     from transgan.cli.evaluate import chosen_classes
     from transgan.evaluation.metrics import EvalError
 
-    assert chosen_classes(None, 10) == list(range(10))
-    assert chosen_classes(" 8,3,8", 10) == [3, 8]
+    digits = [str(c) for c in range(10)]
+    assert chosen_classes(None, digits) == list(range(10))
+    assert chosen_classes(" 8,3,8", digits) == [3, 8]
+    assert chosen_classes("dog, 0", ["cat", "dog"]) == [0, 1]  # a name or an index
     for text in ("10", "-1", "a", "3,,8", ""):
-        with pytest.raises(EvalError, match="from 0 to 9"):
-            chosen_classes(text, 10)
+        with pytest.raises(EvalError, match=r"not a class of this model.* 9=9$"):
+            chosen_classes(text, digits)
     args = ["eval", str(_snapshot(cond_run)), "--data", "digits", "--metrics", "fid8"]
     result = CliRunner().invoke(main, [*args, "--classes", "3"])  # without --per-class
     assert result.exit_code == 2 and "add --per-class" in result.output
     out = tmp_path / "r.json"
     result = CliRunner().invoke(main, [*args, "--per-class", "--classes", "12", "--out", str(out)])
-    assert result.exit_code == 1 and "'12' is not a class index" in result.output
+    assert result.exit_code == 1 and "'12' is not a class of this model" in result.output
     assert not out.exists()
 
 

@@ -108,8 +108,8 @@ Examples:
 @click.option(
     "--classes",
     "class_text",
-    help="With --per-class: score only these classes (comma-separated indices, e.g. 3,8); "
-    "default every class.",
+    help="With --per-class: score only these classes (comma-separated indices or class "
+    "names, e.g. 3,8 or cat,dog); default every class.",
 )
 def eval_command(
     snapshot: Path | None,
@@ -232,8 +232,10 @@ def _eval_snapshot(
             "--per-class computes fid and kid against each class's real images; add "
             "e.g. fid10k to --metrics (the digits metrics have one fixed reference)"
         )
-    chosen = chosen_classes(class_text, classes) if per_class else []
-    shares = read_snapshot_extra(snapshot).get("class_shares") if classes else None
+    extra = read_snapshot_extra(snapshot) if classes else {}
+    names = extra.get("class_names") or [str(c) for c in range(classes)]
+    chosen = chosen_classes(class_text, names) if per_class else []
+    shares = extra.get("class_shares")
     probs = torch.tensor(shares) if shares else None
     images, labels = _reference(data, config.img_size, data_root, conditional=bool(classes))
     key = data_key(data, config.img_size) + ("-labelled" if classes else "")
@@ -262,21 +264,26 @@ def _eval_snapshot(
     return report
 
 
-def chosen_classes(text: str | None, num_classes: int) -> list[int]:
-    """The class indices that ``--classes TEXT`` names, sorted (every class when TEXT is None)."""
+def chosen_classes(text: str | None, names: list[str]) -> list[int]:
+    """The class indices, sorted, that ``--classes TEXT`` names by index or by class name
+    (every class when TEXT is None); ``names`` are the model's classes."""
     from transgan.evaluation.metrics import EvalError
 
     if text is None:
-        return list(range(num_classes))
+        return list(range(len(names)))
     chosen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) >= num_classes:
+        if part in names:
+            chosen.add(names.index(part))
+        elif part.isdigit() and int(part) < len(names):
+            chosen.add(int(part))
+        else:
+            listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
             raise EvalError(
-                f"--classes {text!r}: {part!r} is not a class index of this model; "
-                f"expected comma-separated integers from 0 to {num_classes - 1}"
+                f"--classes {text!r}: {part!r} is not a class of this model; give "
+                f"comma-separated class indices or names from: {listing}"
             )
-        chosen.add(int(part))
     return sorted(chosen)
 
 
