@@ -267,6 +267,7 @@ def _eval_snapshot(
 def chosen_classes(text: str | None, names: list[str]) -> list[int]:
     """The class indices, sorted, that ``--classes TEXT`` names by index or by class name
     (every class when TEXT is None); ``names`` are the model's classes."""
+    from transgan.data.labels import find_class
     from transgan.evaluation.metrics import EvalError
 
     if text is None:
@@ -274,10 +275,8 @@ def chosen_classes(text: str | None, names: list[str]) -> list[int]:
     chosen: set[int] = set()
     for part in text.split(","):
         part = part.strip()
-        if part in names:
-            chosen.add(names.index(part))
-        elif part.isdigit() and int(part) < len(names):
-            chosen.add(int(part))
+        if (index := find_class(part, names)) is not None:
+            chosen.add(index)
         else:
             listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
             raise EvalError(

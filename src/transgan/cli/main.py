@@ -283,10 +283,10 @@ def _write_pngs(
 
 def class_index(value: str, names: list[str]) -> int:
     """``--class`` as an index: a class name, or a number in range."""
-    if value in names:
-        return names.index(value)
-    if value.isdigit() and int(value) < len(names):
-        return int(value)
+    from transgan.data.labels import find_class
+
+    if (index := find_class(value, names)) is not None:
+        return index
     raise click.BadParameter(
         f"{value!r} is not a class of this model; its classes: "
         + ", ".join(f"{i}={n}" for i, n in enumerate(names)),

@@ -394,11 +394,6 @@ def train(ctx: click.Context, **opts: Any) -> None:
             if note is not None:
                 click.echo(f"warning: {note}", err=True)
         cfg.tensorboard_used()  # refuses --tensorboard without the package, before any work
-        if resume is None:  # a new run's folder: refused now, not after the data and the probe
-            from transgan.fileio import check_writable_folder
-
-            where = ("--run-dir", fixed_run_dir) if fixed_run_dir else ("--out", Path(out))
-            check_writable_folder(where[1], where[0])
         if not os.environ.get("LOCAL_RANK"):  # under torchrun each rank picks its own GPU
             resolve_device(cfg.device)
     except (ValueError, KeyError) as err:

@@ -160,3 +160,13 @@ def class_shares(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     and evaluation draw the generator's classes in."""
     counts = torch.bincount(labels.long(), minlength=num_classes).double()
     return (counts / counts.sum()).float()
+
+
+def find_class(value: str, names: list[str]) -> int | None:
+    """The index of the class ``value`` names: a class name first, else an index in range;
+    None when it names none of ``names``."""
+    if value in names:
+        return names.index(value)
+    if value.isdigit() and int(value) < len(names):
+        return int(value)
+    return None

@@ -6,9 +6,9 @@ standard deviation of every token feature over the group, averaged over features
 tokens) becomes one extra token, ``a + s·b`` with learned ``a`` and ``b``, that the next
 blocks attend to. A batch of generated images that all look alike has a small spread, which
 D can then see. With ``per_feature`` the spread is averaged over the tokens only, one
-number per feature (``mnist-pure``'s D: docs/quality.md, eleventh round). Consecutive groups
-keep reals and fakes apart when the loss concatenates them (each part's size a multiple of
-the group), so D still runs once on both.
+number per feature (the 32-px recipes' D: docs/quality.md, eleventh and twelfth rounds).
+Consecutive groups keep reals and fakes apart when the loss concatenates them (each part's
+size a multiple of the group), so D still runs once on both.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from transgan import presets
 from transgan.data import InfiniteLoader, ShardSampler, build_dataset
 from transgan.data.labels import build_labeled_dataset, class_shares
 from transgan.distributed import DistInfo, any_rank, init_distributed, shutdown
-from transgan.fileio import append_jsonl, write_json_atomic
+from transgan.fileio import append_jsonl, check_writable_folder, write_json_atomic
 from transgan.images import save_grid
 from transgan.runtime import seed_everything
 from transgan.training.autoprecision import choose_precision
@@ -72,6 +72,9 @@ def train(
         info = init_distributed(cfg.device)
         try:
             created: list[Path] = []
+            if resume is None:  # a new run's folder: refused before the data, probe, networks
+                flag, folder = ("--run-dir", run_dir) if run_dir is not None else ("--out", out)
+                check_writable_folder(Path(folder), flag)
             existing = resume if resume is not None else run_dir
             if existing is not None:  # a run directory that may be in use: lock it first
                 if not existing.exists() and info.is_main:
